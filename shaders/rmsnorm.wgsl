@@ -1,0 +1,47 @@
+// RMSNorm: y[r, :] = x[first_row + r, :] / sqrt(mean(x^2) + eps) * weight.
+//
+// One workgroup per row; the sum of squares is reduced in workgroup memory.
+// The Rust owner (src/kernels/rmsnorm.rs) prepends: const WG (a power of two).
+
+struct Params {
+    rows: u32,
+    cols: u32,
+    first_row: u32,  // row of x that output row 0 normalises (the last token, for the head)
+    eps: f32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> weight: array<f32>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+
+var<workgroup> partial: array<f32, WG>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>,
+        @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+    let r = wid.x + wid.y * nwg.x;
+    if (r >= p.rows) {
+        return;
+    }
+    let src = (p.first_row + r) * p.cols;
+    let dst = r * p.cols;
+    var sum = 0.0;
+    for (var c = lid; c < p.cols; c += WG) {
+        let v = x[src + c];
+        sum += v * v;
+    }
+    partial[lid] = sum;
+    workgroupBarrier();
+    for (var stride = WG / 2u; stride > 0u; stride >>= 1u) {
+        if (lid < stride) {
+            partial[lid] += partial[lid + stride];
+        }
+        workgroupBarrier();
+    }
+    let scale = inverseSqrt(partial[0] / f32(p.cols) + p.eps);
+    for (var c = lid; c < p.cols; c += WG) {
+        y[dst + c] = x[src + c] * scale * weight[c];
+    }
+}

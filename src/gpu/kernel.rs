@@ -1,0 +1,100 @@
+//! Shaders, and kernels bound to their buffers.
+
+use super::{Gpu, ParamArena};
+use crate::error::Result;
+use bytemuck::Pod;
+
+/// A WGSL file from `shaders/`. The Rust owner may prepend `const` lines (a preamble) that
+/// specialise it: tile sizes, rows per invocation, the packing of its arrays.
+pub struct ShaderSource {
+    pub name: &'static str,
+    pub wgsl: &'static str,
+}
+
+/// `shader!("matvec")` embeds `shaders/matvec.wgsl`.
+#[macro_export]
+macro_rules! shader {
+    ($name:literal) => {
+        $crate::gpu::ShaderSource {
+            name: $name,
+            wgsl: include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/", $name, ".wgsl")),
+        }
+    };
+}
+
+/// A pipeline bound once to its buffers, with its own slot in the parameter arena.
+/// Binding 0 of every kernel is its parameter block; bindings 1.. are the buffers in order.
+#[derive(Clone)]
+pub struct Bound {
+    pipeline: wgpu::ComputePipeline,
+    bind_group: wgpu::BindGroup,
+    slot: u32,
+    /// The operation's name, used by profiles.
+    pub name: &'static str,
+}
+
+impl Bound {
+    pub fn new(
+        gpu: &Gpu,
+        arena: &mut ParamArena,
+        pipeline: &wgpu::ComputePipeline,
+        name: &'static str,
+        params_bytes: usize,
+        buffers: &[&wgpu::Buffer],
+    ) -> Result<Bound> {
+        let slot = arena.allocate()?;
+        let mut entries = vec![wgpu::BindGroupEntry {
+            binding: 0,
+            resource: arena.binding(slot, params_bytes as u64),
+        }];
+        for (i, buffer) in buffers.iter().enumerate() {
+            entries.push(wgpu::BindGroupEntry {
+                binding: i as u32 + 1,
+                resource: buffer.as_entire_binding(),
+            });
+        }
+        let bind_group = gpu.scoped(&format!("binding the buffers of {name}"), || {
+            gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
+                label: Some(name),
+                layout: &pipeline.get_bind_group_layout(0),
+                entries: &entries,
+            })
+        })?;
+        Ok(Bound {
+            pipeline: pipeline.clone(),
+            bind_group,
+            slot,
+            name,
+        })
+    }
+
+    /// Sets this dispatch's parameters and records it into `pass`.
+    pub fn encode<P: Pod>(
+        &self,
+        pass: &mut wgpu::ComputePass<'_>,
+        arena: &mut ParamArena,
+        params: &P,
+        workgroups: [u32; 3],
+    ) {
+        arena.set(self.slot, params);
+        if workgroups.contains(&0) {
+            return;
+        }
+        pass.set_pipeline(&self.pipeline);
+        pass.set_bind_group(0, &self.bind_group, &[]);
+        pass.dispatch_workgroups(workgroups[0], workgroups[1], workgroups[2]);
+    }
+}
+
+/// Lays `count` workgroups out as x * y with x within the adapter's per-dimension limit.
+/// Shaders recover the flat index as `wid.x + wid.y * num_workgroups.x` and skip those
+/// past the end.
+pub fn grid(gpu: &Gpu, count: u32) -> [u32; 3] {
+    let max = gpu.limits.max_compute_workgroups_per_dimension.max(1);
+    if count <= max {
+        [count, 1, 1]
+    } else {
+        let y = count.div_ceil(max);
+        [count.div_ceil(y), y, 1]
+    }
+}

@@ -1,0 +1,33 @@
+//! Owner of `shaders/softmax.wgsl`.
+
+use crate::error::Result;
+use crate::gpu::{kernel::grid, Bound, Gpu, ParamArena};
+use crate::shader;
+
+const WG: u32 = 64;
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    rows: u32,
+    cols: u32,
+}
+
+/// Row-wise softmax of `rows` rows of `cols` floats.
+pub struct Softmax {
+    bound: Bound,
+    cols: u32,
+}
+
+impl Softmax {
+    pub fn new(gpu: &Gpu, arena: &mut ParamArena, x: &wgpu::Buffer, y: &wgpu::Buffer, cols: u32) -> Result<Softmax> {
+        let pipeline = gpu.pipeline(&shader!("softmax"), &format!("const WG: u32 = {WG}u;\n"))?;
+        let bound = Bound::new(gpu, arena, &pipeline, "softmax", std::mem::size_of::<Params>(), &[x, y])?;
+        Ok(Softmax { bound, cols })
+    }
+
+    pub fn encode(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass<'_>, arena: &mut ParamArena, rows: u32) {
+        let params = Params { rows, cols: self.cols };
+        self.bound.encode(pass, arena, &params, grid(gpu, rows));
+    }
+}

@@ -1,0 +1,68 @@
+//! Shared test support: one GPU per test binary, seeded random inputs, error measures.
+#![allow(dead_code)]
+
+pub mod reference;
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use shaderlm::gpu::{Gpu, GpuOptions};
+use std::sync::OnceLock;
+
+/// The adapter the tests run on (the software one in CI), opened once per test binary.
+pub fn gpu() -> &'static Gpu {
+    static GPU: OnceLock<Gpu> = OnceLock::new();
+    GPU.get_or_init(|| {
+        let gpu = Gpu::new(&GpuOptions::default()).expect("no GPU adapter for the tests");
+        eprintln!("tests run on {}", shaderlm::gpu::adapter::describe(&gpu.info));
+        gpu
+    })
+}
+
+/// A fresh seed per run (SHADERLM_TEST_SEED repeats one); failures print it.
+pub fn seed() -> u64 {
+    if let Some(seed) = std::env::var("SHADERLM_TEST_SEED").ok().and_then(|s| s.parse().ok()) {
+        return seed;
+    }
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    nanos ^ (std::process::id() as u64).rotate_left(32)
+}
+
+pub fn rng(seed: u64) -> StdRng {
+    StdRng::seed_from_u64(seed)
+}
+
+/// `n` values uniform in [-scale, scale).
+pub fn random_vec(rng: &mut StdRng, n: usize, scale: f32) -> Vec<f32> {
+    (0..n).map(|_| rng.random_range(-scale..scale)).collect()
+}
+
+/// ||out - reference|| / ||reference||, with NaN anywhere counting as infinitely wrong.
+pub fn relative_error(out: &[f32], reference: &[f64]) -> f64 {
+    assert_eq!(out.len(), reference.len(), "output length");
+    let mut diff = 0.0f64;
+    let mut norm = 0.0f64;
+    for (&o, &r) in out.iter().zip(reference) {
+        if !o.is_finite() {
+            return f64::INFINITY;
+        }
+        diff += (f64::from(o) - r).powi(2);
+        norm += r * r;
+    }
+    if norm == 0.0 {
+        diff.sqrt()
+    } else {
+        (diff / norm).sqrt()
+    }
+}
+
+/// Fails with the seed and shape when the relative error exceeds `tolerance`.
+pub fn assert_close(out: &[f32], reference: &[f64], tolerance: f64, seed: u64, what: &str) {
+    let error = relative_error(out, reference);
+    assert!(
+        error <= tolerance,
+        "{what}: relative error {error:e} > {tolerance:e} (seed {seed}; rerun with SHADERLM_TEST_SEED={seed})"
+    );
+}

@@ -1,0 +1,101 @@
+//! Attention over the KV cache: GQA ratios 1 and 3, 1 to 300 cached positions, prefill
+//! blocks of 1, 7 and 64 queries, head_dim 64 and 128, and long rows with large scores.
+
+use crate::common::{self, assert_close, random_vec, reference};
+use shaderlm::gpu::{ParamArena, StorageBuffer};
+use shaderlm::kernels::attention::{Attention, AttentionShape};
+use shaderlm::kernels::run_pass;
+
+const TOLERANCE: f64 = 1e-5;
+
+struct Case {
+    n_heads: usize,
+    n_kv_heads: usize,
+    head_dim: usize,
+    n_tokens: usize,
+    /// Positions already in the cache before the new queries.
+    past: usize,
+    /// Sequence slot in a cache of several sequences.
+    sequence: usize,
+    scale: f32,
+}
+
+fn check(case: Case) {
+    let gpu = common::gpu();
+    let seed = common::seed();
+    let mut rng = common::rng(seed);
+    let Case { n_heads, n_kv_heads, head_dim: d, n_tokens, past, sequence, scale } = case;
+    let kv_dim = n_kv_heads * d;
+    let ctx = past + n_tokens + 5;
+    let sequences = sequence + 1;
+    // Queries sit at the start of a wider row, as in the fused QKV activations.
+    let q_stride = n_heads * d + 2 * kv_dim;
+    let q = random_vec(&mut rng, n_tokens * q_stride, scale);
+    let k = random_vec(&mut rng, sequences * ctx * kv_dim, scale);
+    let v = random_vec(&mut rng, sequences * ctx * kv_dim, 1.0);
+
+    let q_gpu = StorageBuffer::from_slice(gpu, "q", &q).unwrap();
+    let k_gpu = StorageBuffer::from_slice(gpu, "k cache", &k).unwrap();
+    let v_gpu = StorageBuffer::from_slice(gpu, "v cache", &v).unwrap();
+    let out_gpu = StorageBuffer::new(gpu, "out", (n_tokens * n_heads * d * 4) as u64).unwrap();
+    out_gpu.fill_f32(gpu, f32::NAN);
+    let shape = AttentionShape {
+        n_heads: n_heads as u32,
+        n_kv_heads: n_kv_heads as u32,
+        head_dim: d as u32,
+        q_stride: q_stride as u32,
+        out_stride: (n_heads * d) as u32,
+    };
+    let mut arena = ParamArena::new(gpu, 1).unwrap();
+    let attention = Attention::new(gpu, &mut arena, &q_gpu.buffer, &k_gpu.buffer, &v_gpu.buffer, &out_gpu.buffer, shape).unwrap();
+    let first_cache_row = (sequence * ctx) as u32;
+    run_pass(gpu, &mut arena, "attention test", |pass, arena| {
+        attention.encode(gpu, pass, arena, n_tokens as u32, past as u32, first_cache_row)
+    })
+    .unwrap();
+
+    let q_packed: Vec<f64> = (0..n_tokens)
+        .flat_map(|t| q[t * q_stride..][..n_heads * d].iter().map(|&x| f64::from(x)))
+        .collect();
+    let seq_k: Vec<f64> = k[sequence * ctx * kv_dim..][..ctx * kv_dim].iter().map(|&x| f64::from(x)).collect();
+    let seq_v: Vec<f64> = v[sequence * ctx * kv_dim..][..ctx * kv_dim].iter().map(|&x| f64::from(x)).collect();
+    let expected = reference::attention(&q_packed, &seq_k, &seq_v, n_tokens, past, n_heads, n_kv_heads, d);
+    let out = out_gpu.read_f32(gpu).unwrap();
+    let what = format!(
+        "attention heads={n_heads}/{n_kv_heads} head_dim={d} tokens={n_tokens} past={past} sequence={sequence} scale={scale}"
+    );
+    assert_close(&out, &expected, TOLERANCE, seed, &what);
+}
+
+#[test]
+fn attention_decode_over_1_to_300_cached_positions() {
+    for (n_heads, n_kv_heads) in [(4, 4), (9, 3)] {
+        for past in [0, 1, 2, 63, 64, 65, 150, 299] {
+            check(Case { n_heads, n_kv_heads, head_dim: 64, n_tokens: 1, past, sequence: 0, scale: 1.0 });
+        }
+    }
+}
+
+#[test]
+fn attention_prefill_blocks_of_1_7_and_64() {
+    for (n_heads, n_kv_heads) in [(4, 4), (9, 3)] {
+        for n_tokens in [1, 7, 64] {
+            for past in [0, 5, 236] {
+                check(Case { n_heads, n_kv_heads, head_dim: 64, n_tokens, past, sequence: 0, scale: 1.0 });
+            }
+        }
+    }
+}
+
+#[test]
+fn attention_head_dim_128_and_a_second_sequence() {
+    check(Case { n_heads: 6, n_kv_heads: 2, head_dim: 128, n_tokens: 7, past: 100, sequence: 1, scale: 1.0 });
+    check(Case { n_heads: 3, n_kv_heads: 3, head_dim: 128, n_tokens: 1, past: 300, sequence: 2, scale: 1.0 });
+    check(Case { n_heads: 2, n_kv_heads: 1, head_dim: 80, n_tokens: 3, past: 17, sequence: 0, scale: 1.0 });
+}
+
+#[test]
+fn attention_softmax_stays_stable_for_long_rows_and_large_scores() {
+    // Scores of several hundred: exp would overflow without the running maximum.
+    check(Case { n_heads: 2, n_kv_heads: 1, head_dim: 64, n_tokens: 3, past: 2000, sequence: 0, scale: 4.0 });
+}

@@ -1,0 +1,180 @@
+//! Embedding gather, RoPE, KV-cache write, SwiGLU and the residual add.
+
+use crate::common::{self, assert_close, random_vec, reference};
+use rand::Rng;
+use shaderlm::gpu::{ParamArena, StorageBuffer};
+use shaderlm::kernels::add::Add;
+use shaderlm::kernels::embedding::Embedding;
+use shaderlm::kernels::kv_write::KvWrite;
+use shaderlm::kernels::rope::{default_inv_freq, rope_table, Rope};
+use shaderlm::kernels::swiglu::SwiGlu;
+use shaderlm::kernels::{run_pass, GpuMatrix};
+
+const TOLERANCE: f64 = 1e-5;
+
+fn to_f64(v: &[f32]) -> Vec<f64> {
+    v.iter().map(|&x| f64::from(x)).collect()
+}
+
+fn check_embedding(vocab: usize, cols: usize, n_tokens: usize, shard_bytes: Option<u64>) {
+    let gpu = common::gpu();
+    let seed = common::seed();
+    let mut rng = common::rng(seed);
+    let table = random_vec(&mut rng, vocab * cols, 1.0);
+    let mut ids: Vec<u32> = (0..n_tokens).map(|_| rng.random_range(0..vocab as u32)).collect();
+    ids[0] = vocab as u32 - 1; // the last row, in the last shard
+    let limit = shard_bytes.unwrap_or(gpu.max_binding_bytes());
+    let table_gpu = GpuMatrix::from_f32_sharded(gpu, "table", vocab as u32, cols as u32, &table, limit).unwrap();
+    let ids_gpu = StorageBuffer::from_slice(gpu, "ids", &ids).unwrap();
+    let out_gpu = StorageBuffer::new(gpu, "out", (n_tokens * cols * 4) as u64).unwrap();
+    out_gpu.fill_f32(gpu, f32::NAN);
+    let mut arena = ParamArena::new(gpu, 512).unwrap();
+    let embedding = Embedding::new(gpu, &mut arena, &table_gpu, &ids_gpu.buffer, &out_gpu.buffer).unwrap();
+    run_pass(gpu, &mut arena, "embedding test", |pass, arena| {
+        embedding.encode(gpu, pass, arena, n_tokens as u32)
+    })
+    .unwrap();
+    let expected: Vec<f64> = ids
+        .iter()
+        .flat_map(|&id| to_f64(&table[id as usize * cols..][..cols]))
+        .collect();
+    let out = out_gpu.read_f32(gpu).unwrap();
+    let what = format!("embedding vocab={vocab} cols={cols} tokens={n_tokens} shards={}", table_gpu.shards.len());
+    assert_close(&out, &expected, 0.0, seed, &what);
+}
+
+#[test]
+fn embedding_gathers_rows() {
+    check_embedding(49152, 64, 17, None);
+    check_embedding(100, 3, 1, None);
+    check_embedding(1000, 17, 64, Some(4096));
+}
+
+/// 60,000 x 576 f32 is 138 MB: over one 128 MiB binding, so the table is sharded.
+#[test]
+fn embedding_table_over_128_mib() {
+    check_embedding(60_000, 576, 7, None);
+}
+
+fn check_rope(n_tokens: usize, n_heads: usize, head_dim: usize, row_stride: usize, start: usize) {
+    let gpu = common::gpu();
+    let seed = common::seed();
+    let mut rng = common::rng(seed);
+    let theta = 10_000.0 + rng.random_range(0.0..100_000.0);
+    let x = random_vec(&mut rng, n_tokens * row_stride, 1.0);
+    let positions = (start + n_tokens) as u32;
+    let table = rope_table(positions, &default_inv_freq(head_dim as u32, theta));
+    let table_gpu = StorageBuffer::from_slice(gpu, "rope table", &table).unwrap();
+    let qk_gpu = StorageBuffer::from_slice(gpu, "qk", &x).unwrap();
+    let mut arena = ParamArena::new(gpu, 1).unwrap();
+    let rope = Rope::new(gpu, &mut arena, &table_gpu, &qk_gpu.buffer, n_heads as u32, head_dim as u32, row_stride as u32).unwrap();
+    run_pass(gpu, &mut arena, "rope test", |pass, arena| {
+        rope.encode(gpu, pass, arena, n_tokens as u32, start as u32)
+    })
+    .unwrap();
+    let mut expected = to_f64(&x);
+    for t in 0..n_tokens {
+        for h in 0..n_heads {
+            let head = &mut expected[t * row_stride + h * head_dim..][..head_dim];
+            reference::rope_head(head, start + t, theta);
+        }
+    }
+    let out = qk_gpu.read_f32(gpu).unwrap();
+    let what = format!("rope tokens={n_tokens} heads={n_heads} head_dim={head_dim} start={start}");
+    assert_close(&out, &expected, TOLERANCE, seed, &what);
+}
+
+#[test]
+fn rope_rotates_half_and_leaves_the_rest() {
+    // Rows hold 12 rotated heads (9 q + 3 k) then 3 untouched v heads, as the fused QKV does.
+    check_rope(7, 12, 64, 15 * 64, 0);
+    check_rope(1, 12, 64, 15 * 64, 299);
+    check_rope(17, 5, 128, 7 * 128, 3);
+    check_rope(3, 1, 2, 2, 1000);
+}
+
+#[test]
+fn kv_write_places_rows_at_their_positions() {
+    let gpu = common::gpu();
+    let seed = common::seed();
+    let mut rng = common::rng(seed);
+    let (n_tokens, kv_dim, q_dim, ctx, start) = (7usize, 192usize, 576usize, 40usize, 11usize);
+    let stride = q_dim + 2 * kv_dim;
+    let src = random_vec(&mut rng, n_tokens * stride, 1.0);
+    let k_init = random_vec(&mut rng, ctx * kv_dim, 1.0);
+    let v_init = random_vec(&mut rng, ctx * kv_dim, 1.0);
+    let src_gpu = StorageBuffer::from_slice(gpu, "qkv", &src).unwrap();
+    let k_gpu = StorageBuffer::from_slice(gpu, "k cache", &k_init).unwrap();
+    let v_gpu = StorageBuffer::from_slice(gpu, "v cache", &v_init).unwrap();
+    let mut arena = ParamArena::new(gpu, 1).unwrap();
+    let write = KvWrite::new(
+        gpu,
+        &mut arena,
+        &src_gpu.buffer,
+        &k_gpu.buffer,
+        &v_gpu.buffer,
+        kv_dim as u32,
+        stride as u32,
+        q_dim as u32,
+        (q_dim + kv_dim) as u32,
+    )
+    .unwrap();
+    run_pass(gpu, &mut arena, "kv write test", |pass, arena| {
+        write.encode(gpu, pass, arena, n_tokens as u32, start as u32)
+    })
+    .unwrap();
+    let mut k_expected = to_f64(&k_init);
+    let mut v_expected = to_f64(&v_init);
+    for t in 0..n_tokens {
+        for e in 0..kv_dim {
+            k_expected[(start + t) * kv_dim + e] = f64::from(src[t * stride + q_dim + e]);
+            v_expected[(start + t) * kv_dim + e] = f64::from(src[t * stride + q_dim + kv_dim + e]);
+        }
+    }
+    assert_close(&k_gpu.read_f32(gpu).unwrap(), &k_expected, 0.0, seed, "kv write: K cache");
+    assert_close(&v_gpu.read_f32(gpu).unwrap(), &v_expected, 0.0, seed, "kv write: V cache");
+}
+
+#[test]
+fn swiglu_matches_reference() {
+    let gpu = common::gpu();
+    for (n_tokens, cols) in [(1, 1), (3, 17), (7, 1536), (64, 64)] {
+        let seed = common::seed();
+        let mut rng = common::rng(seed);
+        let gate_up = random_vec(&mut rng, n_tokens * 2 * cols, 6.0);
+        let in_gpu = StorageBuffer::from_slice(gpu, "gate_up", &gate_up).unwrap();
+        let out_gpu = StorageBuffer::new(gpu, "out", (n_tokens * cols * 4) as u64).unwrap();
+        out_gpu.fill_f32(gpu, f32::NAN);
+        let mut arena = ParamArena::new(gpu, 1).unwrap();
+        let op = SwiGlu::new(gpu, &mut arena, &in_gpu.buffer, &out_gpu.buffer, cols as u32, 2 * cols as u32, cols as u32).unwrap();
+        run_pass(gpu, &mut arena, "swiglu test", |pass, arena| op.encode(gpu, pass, arena, n_tokens as u32)).unwrap();
+        let mut expected = Vec::new();
+        for t in 0..n_tokens {
+            for j in 0..cols {
+                let g = f64::from(gate_up[t * 2 * cols + j]);
+                let u = f64::from(gate_up[t * 2 * cols + cols + j]);
+                expected.push(reference::silu(g) * u);
+            }
+        }
+        let out = out_gpu.read_f32(gpu).unwrap();
+        assert_close(&out, &expected, TOLERANCE, seed, &format!("swiglu tokens={n_tokens} cols={cols}"));
+    }
+}
+
+#[test]
+fn add_matches_reference() {
+    let gpu = common::gpu();
+    for n in [1usize, 3, 17, 576, 64 * 576 + 5] {
+        let seed = common::seed();
+        let mut rng = common::rng(seed);
+        let x = random_vec(&mut rng, n, 10.0);
+        let y = random_vec(&mut rng, n, 10.0);
+        let x_gpu = StorageBuffer::from_slice(gpu, "x", &x).unwrap();
+        let y_gpu = StorageBuffer::from_slice(gpu, "y", &y).unwrap();
+        let mut arena = ParamArena::new(gpu, 1).unwrap();
+        let add = Add::new(gpu, &mut arena, &y_gpu.buffer, &x_gpu.buffer).unwrap();
+        run_pass(gpu, &mut arena, "add test", |pass, arena| add.encode(gpu, pass, arena, n as u32)).unwrap();
+        let expected: Vec<f64> = x.iter().zip(&y).map(|(&a, &b)| f64::from(a) + f64::from(b)).collect();
+        assert_close(&x_gpu.read_f32(gpu).unwrap(), &expected, TOLERANCE, seed, &format!("add n={n}"));
+    }
+}

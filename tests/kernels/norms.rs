@@ -1,0 +1,80 @@
+//! RMSNorm and softmax.
+
+use crate::common::{self, assert_close, random_vec, reference};
+use shaderlm::gpu::{ParamArena, StorageBuffer};
+use shaderlm::kernels::rmsnorm::RmsNorm;
+use shaderlm::kernels::run_pass;
+use shaderlm::kernels::softmax::Softmax;
+
+const TOLERANCE: f64 = 1e-5;
+
+fn check_rmsnorm(rows: usize, cols: usize, first_row: usize) {
+    let gpu = common::gpu();
+    let seed = common::seed();
+    let mut rng = common::rng(seed);
+    let x = random_vec(&mut rng, (first_row + rows) * cols, 3.0);
+    let weight = random_vec(&mut rng, cols, 2.0);
+    let eps = 1e-5;
+
+    let x_gpu = StorageBuffer::from_slice(gpu, "x", &x).unwrap();
+    let w_gpu = StorageBuffer::from_slice(gpu, "weight", &weight).unwrap();
+    let y_gpu = StorageBuffer::new(gpu, "y", (rows * cols * 4) as u64).unwrap();
+    y_gpu.fill_f32(gpu, f32::NAN);
+    let mut arena = ParamArena::new(gpu, 1).unwrap();
+    let norm = RmsNorm::new(gpu, &mut arena, &x_gpu.buffer, &w_gpu.buffer, &y_gpu.buffer, cols as u32, eps).unwrap();
+    run_pass(gpu, &mut arena, "rmsnorm test", |pass, arena| {
+        norm.encode(gpu, pass, arena, rows as u32, first_row as u32)
+    })
+    .unwrap();
+    let expected = reference::rmsnorm(&x[first_row * cols..], &weight, cols, f64::from(eps));
+    let out = y_gpu.read_f32(gpu).unwrap();
+    assert_close(&out, &expected, TOLERANCE, seed, &format!("rmsnorm rows={rows} cols={cols} first_row={first_row}"));
+}
+
+#[test]
+fn rmsnorm_matches_reference() {
+    for cols in [1, 3, 17, 64, 576, 1536] {
+        for rows in [1, 3, 17] {
+            check_rmsnorm(rows, cols, 0);
+        }
+    }
+    check_rmsnorm(64, 576, 0);
+    check_rmsnorm(1, 49152, 0);
+}
+
+#[test]
+fn rmsnorm_of_one_later_row() {
+    // The final norm before the LM head normalises only the last token's row.
+    check_rmsnorm(1, 576, 6);
+}
+
+fn check_softmax(rows: usize, cols: usize, scale: f32) {
+    let gpu = common::gpu();
+    let seed = common::seed();
+    let mut rng = common::rng(seed);
+    let x = random_vec(&mut rng, rows * cols, scale);
+    let x_gpu = StorageBuffer::from_slice(gpu, "x", &x).unwrap();
+    let y_gpu = StorageBuffer::new(gpu, "y", (rows * cols * 4) as u64).unwrap();
+    y_gpu.fill_f32(gpu, f32::NAN);
+    let mut arena = ParamArena::new(gpu, 1).unwrap();
+    let softmax = Softmax::new(gpu, &mut arena, &x_gpu.buffer, &y_gpu.buffer, cols as u32).unwrap();
+    run_pass(gpu, &mut arena, "softmax test", |pass, arena| softmax.encode(gpu, pass, arena, rows as u32)).unwrap();
+    let expected = reference::softmax(&x, cols);
+    let out = y_gpu.read_f32(gpu).unwrap();
+    assert_close(&out, &expected, TOLERANCE, seed, &format!("softmax rows={rows} cols={cols} scale={scale}"));
+}
+
+#[test]
+fn softmax_matches_reference() {
+    for cols in [1, 3, 17, 64, 576, 1536] {
+        check_softmax(3, cols, 5.0);
+    }
+    check_softmax(2, 49152, 10.0);
+    check_softmax(1, 151_936, 10.0);
+}
+
+#[test]
+fn softmax_is_stable_for_huge_logits() {
+    // exp(1e4) overflows f32: only a max-subtracted softmax survives this.
+    check_softmax(4, 1000, 1.0e4);
+}
