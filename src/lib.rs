@@ -2,9 +2,18 @@
 //!
 //! Data flows one way: model file -> weights on the GPU -> forward pass (kernels) -> the last
 //! position's logits -> host-side sampler -> next token -> back into the forward pass.
+//!
+//! - [`gpu`]: adapter choice, device, buffers, pipelines (knows nothing of models)
+//! - [`kernels`]: one Rust owner per WGSL shader
+//! - [`model`]: config, weights (safetensors, GGUF), tokenizer, KV cache, forward pass
+//! - [`sampling`]: host-side sampling
+//! - [`generate`]: the autoregressive loop
 
 pub mod error;
+pub mod generate;
 pub mod gpu;
 pub mod kernels;
+pub mod model;
+pub mod sampling;
 
 pub use error::{Error, ErrorKind, Result};

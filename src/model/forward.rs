@@ -1,0 +1,374 @@
+//! The forward pass of a Llama-family transformer, every step recorded into one command
+//! encoder and submitted once; only the last position's logits come back.
+//!
+//! Reading order: [`Transformer::new`] builds the activations and binds every kernel to its
+//! buffers once; [`Transformer::forward`] runs tokens through the model; `record_step` is the
+//! textbook loop: embed -> per layer [norm -> QKV -> RoPE -> cache write -> attention ->
+//! output projection + residual -> norm -> gate/up -> SwiGLU -> down projection + residual]
+//! -> final norm -> LM head on the last position.
+
+use crate::error::{Error, Result};
+use crate::gpu::buffer::Readback;
+use crate::gpu::{Gpu, ParamArena, StorageBuffer};
+use crate::kernels::attention::{Attention, AttentionShape};
+use crate::kernels::embedding::Embedding;
+use crate::kernels::kv_write::KvWrite;
+use crate::kernels::matmul::MatMul;
+use crate::kernels::matvec::MatVec;
+use crate::kernels::rmsnorm::RmsNorm;
+use crate::kernels::rope::{rope_table, Rope};
+use crate::kernels::swiglu::SwiGlu;
+use crate::kernels::GpuMatrix;
+use crate::model::config::ModelConfig;
+use crate::model::kv_cache::KvCache;
+use crate::model::weights::GpuWeights;
+use std::sync::Arc;
+
+/// Sizes fixed when the model is loaded.
+#[derive(Debug, Clone, Copy)]
+pub struct RuntimeOptions {
+    /// Positions the KV cache holds per sequence.
+    pub ctx: usize,
+    /// Tokens one prefill step processes at most; longer prompts go in chunks.
+    pub max_batch: usize,
+    /// Sequence slots in the KV cache.
+    pub sequences: usize,
+}
+
+impl Default for RuntimeOptions {
+    fn default() -> Self {
+        RuntimeOptions {
+            ctx: 4096,
+            max_batch: 512,
+            sequences: 1,
+        }
+    }
+}
+
+/// Activation buffers, sized for `max_batch` tokens.
+struct Activations {
+    ids: StorageBuffer,
+    /// The residual stream [tokens, hidden].
+    x: StorageBuffer,
+    /// Normalised activations [tokens, hidden].
+    h: StorageBuffer,
+    /// Fused projections [tokens, q_dim + 2 kv_dim]: queries, keys, values.
+    qkv: StorageBuffer,
+    /// Attention output [tokens, q_dim].
+    attn: StorageBuffer,
+    /// [tokens, 2 intermediate]: gate then up.
+    gate_up: StorageBuffer,
+    /// SwiGLU output [tokens, intermediate].
+    mlp: StorageBuffer,
+    /// The last token's normalised hidden state [1, hidden].
+    last: StorageBuffer,
+    logits: StorageBuffer,
+}
+
+impl Activations {
+    fn new(gpu: &Gpu, c: &ModelConfig, tokens: usize) -> Result<Activations> {
+        let floats = |label: &str, n: usize| StorageBuffer::new(gpu, label, (n * 4) as u64);
+        Ok(Activations {
+            ids: StorageBuffer::new(gpu, "token ids", (tokens * 4) as u64)?,
+            x: floats("residual", tokens * c.hidden_size)?,
+            h: floats("normed", tokens * c.hidden_size)?,
+            qkv: floats("qkv", tokens * c.qkv_dim())?,
+            attn: floats("attention out", tokens * c.q_dim())?,
+            gate_up: floats("gate_up", tokens * 2 * c.intermediate_size)?,
+            mlp: floats("mlp", tokens * c.intermediate_size)?,
+            last: floats("last hidden", c.hidden_size)?,
+            logits: floats("logits", c.vocab_size)?,
+        })
+    }
+
+    fn bytes(&self) -> u64 {
+        [&self.ids, &self.x, &self.h, &self.qkv, &self.attn, &self.gate_up, &self.mlp, &self.last, &self.logits]
+            .iter()
+            .map(|b| b.bytes)
+            .sum()
+    }
+}
+
+/// A weight product bound twice: a matrix-vector kernel for one token (decode) and a
+/// matrix-matrix kernel for a block of tokens (prefill).
+struct Projection {
+    decode: MatVec,
+    prefill: MatMul,
+}
+
+impl Projection {
+    fn new(
+        gpu: &Gpu,
+        arena: &mut ParamArena,
+        w: &GpuMatrix,
+        x: &StorageBuffer,
+        bias: Option<&StorageBuffer>,
+        y: &StorageBuffer,
+        accumulate: bool,
+    ) -> Result<Projection> {
+        let bias = bias.map(|b| &b.buffer);
+        Ok(Projection {
+            decode: MatVec::new(gpu, arena, w, &x.buffer, bias, &y.buffer, accumulate)?,
+            prefill: MatMul::new(gpu, arena, w, &x.buffer, bias, &y.buffer, accumulate)?,
+        })
+    }
+
+    fn encode(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass<'_>, arena: &mut ParamArena, n_tokens: u32) {
+        if n_tokens == 1 {
+            self.decode.encode(gpu, pass, arena, 0);
+        } else {
+            self.prefill.encode(gpu, pass, arena, n_tokens);
+        }
+    }
+}
+
+/// One layer's kernels, bound to its weights, its cache and the shared activations.
+struct LayerKernels {
+    attn_norm: RmsNorm,
+    qkv: Projection,
+    rope: Rope,
+    kv_write: KvWrite,
+    attention: Attention,
+    o: Projection,
+    ffn_norm: RmsNorm,
+    gate_up: Projection,
+    swiglu: SwiGlu,
+    down: Projection,
+}
+
+pub struct Transformer {
+    pub gpu: Arc<Gpu>,
+    pub config: ModelConfig,
+    pub options: RuntimeOptions,
+    weights: GpuWeights,
+    cache: KvCache,
+    state: Activations,
+    _rope_table: StorageBuffer,
+    embed: Embedding,
+    layers: Vec<LayerKernels>,
+    final_norm: RmsNorm,
+    lm_head: MatVec,
+    arena: ParamArena,
+    logits_readback: Readback,
+}
+
+impl Transformer {
+    pub fn new(gpu: Arc<Gpu>, config: ModelConfig, weights: GpuWeights, options: RuntimeOptions) -> Result<Transformer> {
+        if options.ctx == 0 || options.max_batch == 0 || options.sequences == 0 {
+            return Err(Error::usage("context, batch and sequence counts must be positive"));
+        }
+        let g = gpu.as_ref();
+        let c = &config;
+        let cache = KvCache::new(g, c, options.ctx, options.sequences)?;
+        let state = Activations::new(g, c, options.max_batch)?;
+        let rope_table = StorageBuffer::from_slice(g, "rope table", &rope_table(options.ctx as u32, &c.rope_inv_freq()))?;
+
+        // Dispatches per step: embedding shards, 10 per layer (plus shards), norm, head shards.
+        let slots = 64 + 16 * c.num_layers as u32 + 2 * weights.lm_head().shards.len() as u32;
+        let mut arena = ParamArena::new(g, slots)?;
+        let a = &mut arena;
+        let (d, i) = (c.hidden_size as u32, c.intermediate_size as u32);
+        let eps = c.rms_norm_eps as f32;
+        let qkv_dim = c.qkv_dim() as u32;
+        let (q_dim, kv_dim) = (c.q_dim() as u32, c.kv_dim() as u32);
+
+        let embed = Embedding::new(g, a, &weights.embed, &state.ids.buffer, &state.x.buffer)?;
+        let mut layers = Vec::with_capacity(c.num_layers);
+        for (l, w) in weights.layers.iter().enumerate() {
+            layers.push(LayerKernels {
+                attn_norm: RmsNorm::new(g, a, &state.x.buffer, &w.attn_norm.buffer, &state.h.buffer, d, eps)?,
+                qkv: Projection::new(g, a, &w.qkv, &state.h, w.qkv_bias.as_ref(), &state.qkv, false)?,
+                // Queries and keys are the first num_heads + num_kv_heads heads of a QKV row.
+                rope: Rope::new(
+                    g,
+                    a,
+                    &rope_table,
+                    &state.qkv.buffer,
+                    (c.num_heads + c.num_kv_heads) as u32,
+                    c.head_dim as u32,
+                    qkv_dim,
+                )?,
+                kv_write: KvWrite::new(
+                    g,
+                    a,
+                    &state.qkv.buffer,
+                    &cache.k[l].buffer,
+                    &cache.v[l].buffer,
+                    kv_dim,
+                    qkv_dim,
+                    q_dim,
+                    q_dim + kv_dim,
+                )?,
+                attention: Attention::new(
+                    g,
+                    a,
+                    &state.qkv.buffer,
+                    &cache.k[l].buffer,
+                    &cache.v[l].buffer,
+                    &state.attn.buffer,
+                    AttentionShape {
+                        n_heads: c.num_heads as u32,
+                        n_kv_heads: c.num_kv_heads as u32,
+                        head_dim: c.head_dim as u32,
+                        q_stride: qkv_dim,
+                        out_stride: q_dim,
+                    },
+                )?,
+                o: Projection::new(g, a, &w.o, &state.attn, None, &state.x, true)?,
+                ffn_norm: RmsNorm::new(g, a, &state.x.buffer, &w.ffn_norm.buffer, &state.h.buffer, d, eps)?,
+                gate_up: Projection::new(g, a, &w.gate_up, &state.h, None, &state.gate_up, false)?,
+                swiglu: SwiGlu::new(g, a, &state.gate_up.buffer, &state.mlp.buffer, i, 2 * i, i)?,
+                down: Projection::new(g, a, &w.down, &state.mlp, None, &state.x, true)?,
+            });
+        }
+        let final_norm = RmsNorm::new(g, a, &state.x.buffer, &weights.final_norm.buffer, &state.last.buffer, d, eps)?;
+        let lm_head = MatVec::new(g, a, weights.lm_head(), &state.last.buffer, None, &state.logits.buffer, false)?;
+        let logits_readback = Readback::new(g, "logits readback", (c.vocab_size * 4) as u64)?;
+
+        Ok(Transformer {
+            config,
+            options,
+            weights,
+            cache,
+            state,
+            _rope_table: rope_table,
+            embed,
+            layers,
+            final_norm,
+            lm_head,
+            arena,
+            logits_readback,
+            gpu,
+        })
+    }
+
+    /// GPU memory held by weights, KV cache and activations.
+    pub fn memory(&self) -> MemoryUse {
+        MemoryUse {
+            weights: self.weights.bytes(),
+            kv_cache: self.cache.bytes(),
+            activations: self.state.bytes(),
+        }
+    }
+
+    /// Runs `tokens` of `sequence`, the first at position `start_pos`, and returns the logits
+    /// of the last token. Cache positions 0..start_pos must hold the tokens before.
+    pub fn forward(&mut self, sequence: usize, tokens: &[u32], start_pos: usize) -> Result<Vec<f32>> {
+        self.check_step(sequence, tokens, start_pos)?;
+        let chunks = tokens.len().div_ceil(self.options.max_batch);
+        let mut position = start_pos;
+        for (index, chunk) in tokens.chunks(self.options.max_batch).enumerate() {
+            let last = index + 1 == chunks;
+            self.run_step(sequence, chunk, position, if last { Output::Logits } else { Output::Nothing })?;
+            position += chunk.len();
+        }
+        self.logits_readback.read_f32(&self.gpu, "reading the logits")
+    }
+
+    /// The residual stream after the first `layers` layers for `tokens` at positions 0..,
+    /// [tokens, hidden] (for locating where a forward pass departs from a reference).
+    pub fn residual_after(&mut self, tokens: &[u32], layers: usize) -> Result<Vec<f32>> {
+        self.check_step(0, tokens, 0)?;
+        if tokens.len() > self.options.max_batch || layers > self.config.num_layers {
+            return Err(Error::usage("residual_after: too many tokens or layers"));
+        }
+        self.run_step(0, tokens, 0, Output::Residual { layers })?;
+        let floats = tokens.len() * self.config.hidden_size;
+        let bytes = crate::gpu::read_buffer(&self.gpu, &self.state.x.buffer, 0, (floats * 4) as u64)?;
+        Ok(bytemuck::pod_collect_to_vec(&bytes))
+    }
+
+    fn check_step(&self, sequence: usize, tokens: &[u32], start_pos: usize) -> Result<()> {
+        if tokens.is_empty() {
+            return Err(Error::usage("no tokens to run"));
+        }
+        if sequence >= self.options.sequences {
+            return Err(Error::usage(format!(
+                "sequence {sequence} is outside the KV cache's {} slot(s)",
+                self.options.sequences
+            )));
+        }
+        let end = start_pos + tokens.len();
+        if end > self.options.ctx {
+            return Err(Error::usage(format!(
+                "{end} positions exceed the context of {} (--ctx)",
+                self.options.ctx
+            )));
+        }
+        if let Some(bad) = tokens.iter().find(|&&t| t as usize >= self.config.vocab_size) {
+            return Err(Error::usage(format!(
+                "token id {bad} is outside the vocabulary of {}",
+                self.config.vocab_size
+            )));
+        }
+        Ok(())
+    }
+
+    /// Records and submits one step of at most `max_batch` tokens.
+    fn run_step(&mut self, sequence: usize, tokens: &[u32], start_pos: usize, output: Output) -> Result<()> {
+        self.state.ids.write(&self.gpu, tokens);
+        let gpu = self.gpu.clone();
+        let mut encoder = gpu.device.create_command_encoder(&Default::default());
+        {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("forward"),
+                timestamp_writes: None,
+            });
+            self.record_step(&mut pass, sequence, tokens.len() as u32, start_pos as u32, output);
+        }
+        if let Output::Logits = output {
+            self.logits_readback.record_copy(&mut encoder, &self.state.logits.buffer, 0);
+        }
+        self.arena.upload(&gpu);
+        gpu.submit_and_wait(encoder, "running the forward pass")
+    }
+
+    /// The forward pass itself.
+    fn record_step(&mut self, pass: &mut wgpu::ComputePass<'_>, sequence: usize, n: u32, start: u32, output: Output) {
+        let gpu = self.gpu.as_ref();
+        let arena = &mut self.arena;
+        let cache_row = self.cache.first_row(sequence);
+        let layers = match output {
+            Output::Residual { layers } => layers,
+            _ => self.layers.len(),
+        };
+
+        self.embed.encode(gpu, pass, arena, n);
+        for layer in &self.layers[..layers] {
+            // Attention block: x += W_o attention(rope(W_qkv rmsnorm(x)))
+            layer.attn_norm.encode(gpu, pass, arena, n, 0);
+            layer.qkv.encode(gpu, pass, arena, n);
+            layer.rope.encode(gpu, pass, arena, n, start);
+            layer.kv_write.encode(gpu, pass, arena, n, cache_row + start);
+            layer.attention.encode(gpu, pass, arena, n, start, cache_row);
+            layer.o.encode(gpu, pass, arena, n);
+            // MLP block: x += W_down (silu(W_gate h) * W_up h), h = rmsnorm(x)
+            layer.ffn_norm.encode(gpu, pass, arena, n, 0);
+            layer.gate_up.encode(gpu, pass, arena, n);
+            layer.swiglu.encode(gpu, pass, arena, n);
+            layer.down.encode(gpu, pass, arena, n);
+        }
+        if let Output::Logits = output {
+            // Only the last position's logits are needed: normalise that row alone.
+            self.final_norm.encode(gpu, pass, arena, 1, n - 1);
+            self.lm_head.encode(gpu, pass, arena, 0);
+        }
+    }
+}
+
+/// What a step produces besides filling the KV cache.
+#[derive(Debug, Clone, Copy)]
+enum Output {
+    Nothing,
+    Logits,
+    /// Stop after this many layers, leaving the residual stream in place.
+    Residual { layers: usize },
+}
+
+/// GPU memory of a loaded model, in bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct MemoryUse {
+    pub weights: u64,
+    pub kv_cache: u64,
+    pub activations: u64,
+}

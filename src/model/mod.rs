@@ -1,0 +1,117 @@
+//! Models: reading files (GGUF, safetensors), the tokenizer and chat template, the weights
+//! on the GPU, the KV cache and the forward pass.
+
+pub mod chat;
+pub mod config;
+pub mod convert;
+pub mod fetch;
+pub mod forward;
+pub mod gguf;
+pub mod kv_cache;
+pub mod source;
+pub mod tensor;
+pub mod tokenizer;
+pub mod weights;
+
+use crate::error::{Error, Result};
+use crate::gpu::Gpu;
+use chat::ChatTemplate;
+use forward::{RuntimeOptions, Transformer};
+use source::ModelSource;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+use weights::GpuWeights;
+
+/// What to load and how big to make the runtime buffers.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// Context length; None takes min(model maximum, 4096).
+    pub ctx: Option<usize>,
+    /// Most tokens in one prefill step.
+    pub max_batch: Option<usize>,
+    /// Sequence slots in the KV cache.
+    pub sequences: Option<usize>,
+    /// Print loading progress on stderr.
+    pub verbose: bool,
+}
+
+/// A loaded model: its files, tokenizer and template on the host, its weights on the GPU.
+pub struct Model {
+    pub source: ModelSource,
+    pub transformer: Transformer,
+    pub chat_template: Option<ChatTemplate>,
+    pub load_seconds: f64,
+}
+
+impl Model {
+    pub fn load(gpu: Arc<Gpu>, path: &Path, options: &LoadOptions) -> Result<Model> {
+        let start = Instant::now();
+        let source = ModelSource::open(path)?;
+        let config = source.config.clone();
+        let ctx = options.ctx.unwrap_or(config.max_position.min(4096));
+        if ctx == 0 {
+            return Err(Error::usage("--ctx must be positive"));
+        }
+        if ctx > config.max_position && options.verbose {
+            eprintln!(
+                "warning: --ctx {ctx} exceeds the {} positions the model was trained for",
+                config.max_position
+            );
+        }
+        let runtime = RuntimeOptions {
+            ctx,
+            max_batch: options.max_batch.unwrap_or(512).min(ctx),
+            sequences: options.sequences.unwrap_or(1),
+        };
+        let chat_template = match &source.chat_template {
+            Some(text) => Some(ChatTemplate::new(
+                &source.path,
+                text,
+                source.bos_token.as_deref(),
+                source.eos_token.as_deref(),
+            )?),
+            None => None,
+        };
+        let verbose = options.verbose;
+        let weights = GpuWeights::upload(&gpu, &source, |done, total| {
+            if verbose {
+                eprint!("\ruploading weights: {done}/{total}");
+                if done == total {
+                    eprintln!();
+                }
+            }
+        })?;
+        let transformer = Transformer::new(gpu, config, weights, runtime)?;
+        let load_seconds = start.elapsed().as_secs_f64();
+        if verbose {
+            let m = transformer.memory();
+            eprintln!(
+                "GPU memory: weights {:.1} MB, KV cache {:.1} MB ({} positions), activations {:.1} MB",
+                m.weights as f64 / 1e6,
+                m.kv_cache as f64 / 1e6,
+                ctx,
+                m.activations as f64 / 1e6
+            );
+        }
+        Ok(Model {
+            source,
+            transformer,
+            chat_template,
+            load_seconds,
+        })
+    }
+
+    pub fn config(&self) -> &config::ModelConfig {
+        &self.source.config
+    }
+
+    /// A display name: the file or folder name.
+    pub fn name(&self) -> String {
+        self.source
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| self.source.path.display().to_string())
+    }
+}
