@@ -2,6 +2,7 @@
 //! everything before it, until EOS, a stop text, the token limit or a full context.
 
 use crate::error::{Error, Result};
+use crate::model::forward::StepTiming;
 use crate::model::tokenizer::TextStream;
 use crate::model::Model;
 use crate::sampling::Sampler;
@@ -71,6 +72,11 @@ pub struct Generation {
     pub reused_tokens: usize,
     pub prefill_seconds: f64,
     pub decode_seconds: f64,
+    /// Where the time of the prefill went, and of the last decode step.
+    pub prefill_timing: StepTiming,
+    pub decode_timing: Option<StepTiming>,
+    /// Host time spent sampling, over all tokens.
+    pub sampling_seconds: f64,
 }
 
 impl Generation {
@@ -164,6 +170,9 @@ pub fn generate(
     let mut logits = model.transformer.forward(session.sequence, &prompt[reused..], reused)?;
     session.cached = prompt.to_vec();
     let prefill_seconds = prefill_start.elapsed().as_secs_f64();
+    let prefill_timing = model.transformer.last_timing.clone();
+    let mut decode_timing = None;
+    let mut sampling_seconds = 0.0;
 
     let decode_start = Instant::now();
     let tokenizer = &model.source.tokenizer;
@@ -182,7 +191,9 @@ pub fn generate(
         if options.cancel.as_ref().is_some_and(|c| c.load(Ordering::Relaxed)) {
             break StopReason::Cancelled;
         }
+        let sample_start = Instant::now();
         let token = sampler.sample(&logits, &history)?;
+        sampling_seconds += sample_start.elapsed().as_secs_f64();
         if stop_ids.contains(&token) {
             break StopReason::Eos;
         }
@@ -206,6 +217,7 @@ pub fn generate(
         }
         logits = model.transformer.forward(session.sequence, &[token], position)?;
         session.cached.push(token);
+        decode_timing = Some(model.transformer.last_timing.clone());
     };
     if stop != StopReason::StopText {
         if let Some(piece) = stream.finish(tokenizer)? {
@@ -224,6 +236,9 @@ pub fn generate(
         reused_tokens: reused,
         prefill_seconds,
         decode_seconds: decode_start.elapsed().as_secs_f64(),
+        prefill_timing,
+        decode_timing,
+        sampling_seconds,
     })
 }
 

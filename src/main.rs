@@ -4,6 +4,7 @@ use clap::{Args, Parser, Subcommand};
 use shaderlm::generate::{generate, GenerateOptions, Session};
 use shaderlm::gpu::{adapter, AdapterChoice, BackendChoice, Gpu, GpuOptions};
 use shaderlm::model::chat::Message;
+use shaderlm::model::forward::StepTiming;
 use shaderlm::model::{fetch, LoadOptions, Model};
 use shaderlm::sampling::{Sampler, SamplingParams};
 use shaderlm::{Error, Result};
@@ -125,6 +126,9 @@ struct GenerateArgs {
     /// Stop when this text is generated (repeatable).
     #[arg(long)]
     stop: Vec<String>,
+    /// Print where the time of the prefill and of one decode step goes (GPU time per kernel).
+    #[arg(long)]
+    profile: bool,
     #[command(flatten)]
     device: DeviceArgs,
 }
@@ -178,6 +182,9 @@ fn run_generate(args: GenerateArgs) -> Result<()> {
         ..Default::default()
     };
     let mut model = Model::load(gpu, &model_path, &load)?;
+    if args.profile {
+        model.transformer.set_profiling(true)?;
+    }
 
     let text = if args.chat {
         let template = model.chat_template.as_ref().ok_or_else(|| {
@@ -226,7 +233,45 @@ fn run_generate(args: GenerateArgs) -> Result<()> {
         generation.decode_tokens_per_second(),
         generation.stop.describe()
     );
+    if args.profile {
+        print_profile("prefill", &generation.prefill_timing, generation.prompt_tokens);
+        if let Some(timing) = &generation.decode_timing {
+            print_profile("decode step", timing, 1);
+        }
+        eprintln!(
+            "sampling: {:.3} ms per token",
+            generation.sampling_seconds * 1e3 / generation.tokens.len().max(1) as f64
+        );
+    }
     Ok(())
+}
+
+/// A table of GPU time per kernel kind and host time per phase, on stderr.
+fn print_profile(what: &str, timing: &StepTiming, tokens: usize) {
+    let mut by_kind: Vec<(&str, f64, usize)> = Vec::new();
+    for k in &timing.kernels {
+        match by_kind.iter_mut().find(|(name, _, _)| *name == k.name) {
+            Some(entry) => {
+                entry.1 += k.duration_us;
+                entry.2 += 1;
+            }
+            None => by_kind.push((k.name, k.duration_us, 1)),
+        }
+    }
+    by_kind.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let total: f64 = by_kind.iter().map(|k| k.1).sum();
+    eprintln!("{what} ({tokens} tokens): GPU time by kernel");
+    eprintln!("  {:<12} {:>10} {:>7} {:>10}", "kernel", "ms", "%", "dispatches");
+    for (name, us, count) in &by_kind {
+        eprintln!("  {name:<12} {:>10.3} {:>6.1}% {count:>10}", us / 1e3, 100.0 * us / total.max(1e-9));
+    }
+    eprintln!("  {:<12} {:>10.3}", "total GPU", total / 1e3);
+    eprintln!(
+        "  host: encode {:.3} ms, submit+wait {:.3} ms, readback {:.3} ms",
+        timing.encode_seconds * 1e3,
+        timing.gpu_wait_seconds * 1e3,
+        timing.readback_seconds * 1e3
+    );
 }
 
 fn run_info(args: InfoArgs) -> Result<()> {

@@ -2,7 +2,6 @@
 
 use super::{Gpu, ParamArena};
 use crate::error::Result;
-use bytemuck::Pod;
 
 /// A WGSL file from `shaders/`. The Rust owner may prepend `const` lines (a preamble) that
 /// specialise it: tile sizes, rows per invocation, the packing of its arrays.
@@ -68,18 +67,13 @@ impl Bound {
         })
     }
 
-    /// Sets this dispatch's parameters and records it into `pass`.
-    pub fn encode<P: Pod>(
-        &self,
-        pass: &mut wgpu::ComputePass<'_>,
-        arena: &mut ParamArena,
-        params: &P,
-        workgroups: [u32; 3],
-    ) {
-        arena.set(self.slot, params);
-        if workgroups.contains(&0) {
-            return;
-        }
+    /// Its slot in the parameter arena.
+    pub fn slot(&self) -> u32 {
+        self.slot
+    }
+
+    /// Records the dispatch into `pass` (the parameters are set by the recorder).
+    pub(crate) fn record(&self, pass: &mut wgpu::ComputePass<'_>, workgroups: [u32; 3]) {
         pass.set_pipeline(&self.pipeline);
         pass.set_bind_group(0, &self.bind_group, &[]);
         pass.dispatch_workgroups(workgroups[0], workgroups[1], workgroups[2]);

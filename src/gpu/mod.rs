@@ -5,11 +5,15 @@ pub mod adapter;
 pub mod buffer;
 pub mod kernel;
 pub mod params;
+pub mod profile;
+pub mod recorder;
 
 pub use adapter::{AdapterChoice, BackendChoice};
 pub use buffer::{read_buffer, StorageBuffer};
 pub use kernel::{Bound, ShaderSource};
 pub use params::ParamArena;
+pub use profile::GpuProfile;
+pub use recorder::Recorder;
 
 use crate::error::{Error, Result};
 use std::collections::HashMap;
@@ -243,10 +247,11 @@ impl Gpu {
         }
         let code = format!("{preamble}\n{}", source.wgsl);
         let pipeline = self.scoped(&format!("compiling shader {}", source.name), || {
-            let module = self.device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            let desc = wgpu::ShaderModuleDescriptor {
                 label: Some(source.name),
                 source: wgpu::ShaderSource::Wgsl(code.as_str().into()),
-            });
+            };
+            let module = self.device.create_shader_module(desc);
             self.device
                 .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
                     label: Some(source.name),

@@ -2,7 +2,7 @@
 
 use super::groups_for;
 use crate::error::Result;
-use crate::gpu::{Bound, Gpu, ParamArena};
+use crate::gpu::{Recorder, Bound, Gpu, ParamArena};
 use crate::shader;
 
 const WG: u32 = 64;
@@ -26,7 +26,7 @@ impl Add {
     }
 
     /// Adds the first `n` elements.
-    pub fn encode(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass<'_>, arena: &mut ParamArena, n: u32) {
-        self.bound.encode(pass, arena, &Params { n }, groups_for(gpu, n, WG));
+    pub fn encode(&self, rec: &mut Recorder<'_>, n: u32) {
+        rec.dispatch(&self.bound, &Params { n }, groups_for(rec.gpu, n, WG));
     }
 }

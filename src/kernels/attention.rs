@@ -1,7 +1,7 @@
 //! Owner of `shaders/attention.wgsl`.
 
 use crate::error::{Error, Result};
-use crate::gpu::{kernel::grid, Bound, Gpu, ParamArena};
+use crate::gpu::{Recorder, kernel::grid, Bound, Gpu, ParamArena};
 use crate::shader;
 
 const WG: u32 = 64;
@@ -72,9 +72,7 @@ impl Attention {
     /// `first_cache_row` (sequence * ctx), which must already hold positions 0..start_pos + n_tokens.
     pub fn encode(
         &self,
-        gpu: &Gpu,
-        pass: &mut wgpu::ComputePass<'_>,
-        arena: &mut ParamArena,
+        rec: &mut Recorder<'_>,
         n_tokens: u32,
         start_pos: u32,
         first_cache_row: u32,
@@ -92,6 +90,6 @@ impl Attention {
             scale: 1.0 / (s.head_dim as f32).sqrt(),
             _pad: [0; 3],
         };
-        self.bound.encode(pass, arena, &params, grid(gpu, n_tokens * s.n_heads));
+        rec.dispatch(&self.bound, &params, grid(rec.gpu, n_tokens * s.n_heads));
     }
 }

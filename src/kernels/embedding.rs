@@ -2,7 +2,7 @@
 
 use super::{groups_for, GpuMatrix, WeightFormat};
 use crate::error::{Error, Result};
-use crate::gpu::{Bound, Gpu, ParamArena};
+use crate::gpu::{Recorder, Bound, Gpu, ParamArena};
 use crate::shader;
 
 const WG: u32 = 64;
@@ -61,7 +61,7 @@ impl Embedding {
     }
 
     /// Gathers the rows of the first `n_tokens` ids.
-    pub fn encode(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass<'_>, arena: &mut ParamArena, n_tokens: u32) {
+    pub fn encode(&self, rec: &mut Recorder<'_>, n_tokens: u32) {
         for shard in &self.shards {
             let params = Params {
                 n_tokens,
@@ -69,7 +69,7 @@ impl Embedding {
                 first_row: shard.first_row,
                 shard_rows: shard.rows,
             };
-            shard.bound.encode(pass, arena, &params, groups_for(gpu, n_tokens * self.cols, WG));
+            rec.dispatch(&shard.bound, &params, groups_for(rec.gpu, n_tokens * self.cols, WG));
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use super::groups_for;
 use crate::error::Result;
-use crate::gpu::{Bound, Gpu, ParamArena};
+use crate::gpu::{Recorder, Bound, Gpu, ParamArena};
 use crate::shader;
 
 const WG: u32 = 64;
@@ -52,7 +52,7 @@ impl KvWrite {
     }
 
     /// Writes `n_tokens` rows at cache row `first_cache_row` (sequence * ctx + start_pos).
-    pub fn encode(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass<'_>, arena: &mut ParamArena, n_tokens: u32, first_cache_row: u32) {
+    pub fn encode(&self, rec: &mut Recorder<'_>, n_tokens: u32, first_cache_row: u32) {
         let params = Params {
             n_tokens,
             kv_dim: self.kv_dim,
@@ -61,6 +61,6 @@ impl KvWrite {
             v_offset: self.v_offset,
             dst_base: first_cache_row * self.kv_dim,
         };
-        self.bound.encode(pass, arena, &params, groups_for(gpu, n_tokens * self.kv_dim, WG));
+        rec.dispatch(&self.bound, &params, groups_for(rec.gpu, n_tokens * self.kv_dim, WG));
     }
 }

@@ -2,7 +2,7 @@
 
 use super::{groups_for, pack_preamble, GpuMatrix};
 use crate::error::Result;
-use crate::gpu::{Bound, Gpu, ParamArena};
+use crate::gpu::{Recorder, Bound, Gpu, ParamArena};
 use crate::shader;
 
 /// Rows of X and rows of W per invocation (a TM x TN register tile of Y).
@@ -78,7 +78,7 @@ impl MatMul {
     }
 
     /// Records the product for the first `m` rows of X.
-    pub fn encode(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass<'_>, arena: &mut ParamArena, m: u32) {
+    pub fn encode(&self, rec: &mut Recorder<'_>, m: u32) {
         for shard in &self.shards {
             let n_blocks = shard.rows.div_ceil(TN);
             let params = Params {
@@ -91,8 +91,8 @@ impl MatMul {
                 has_bias: u32::from(self.has_bias),
                 n_blocks,
             };
-            let groups = groups_for(gpu, m.div_ceil(TM) * n_blocks, WG);
-            shard.bound.encode(pass, arena, &params, groups);
+            let groups = groups_for(rec.gpu, m.div_ceil(TM) * n_blocks, WG);
+            rec.dispatch(&shard.bound, &params, groups);
         }
     }
 }

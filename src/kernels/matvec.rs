@@ -2,7 +2,7 @@
 
 use super::{groups_for, pack_preamble, GpuMatrix};
 use crate::error::Result;
-use crate::gpu::{Bound, Gpu, ParamArena};
+use crate::gpu::{Recorder, Bound, Gpu, ParamArena};
 use crate::shader;
 
 /// Rows each invocation computes, sharing every load of x.
@@ -78,7 +78,7 @@ impl MatVec {
     }
 
     /// Records the product for row `x_row` of the activations.
-    pub fn encode(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass<'_>, arena: &mut ParamArena, x_row: u32) {
+    pub fn encode(&self, rec: &mut Recorder<'_>, x_row: u32) {
         for shard in &self.shards {
             let params = Params {
                 rows: shard.rows,
@@ -88,8 +88,8 @@ impl MatVec {
                 accumulate: u32::from(self.accumulate),
                 has_bias: u32::from(self.has_bias),
             };
-            let groups = groups_for(gpu, shard.rows.div_ceil(ROWS), WG);
-            shard.bound.encode(pass, arena, &params, groups);
+            let groups = groups_for(rec.gpu, shard.rows.div_ceil(ROWS), WG);
+            rec.dispatch(&shard.bound, &params, groups);
         }
     }
 

@@ -17,7 +17,7 @@ pub mod swiglu;
 pub use matrix::{GpuMatrix, WeightFormat};
 
 use crate::error::Result;
-use crate::gpu::{kernel::grid, Gpu, ParamArena};
+use crate::gpu::{Recorder, kernel::grid, Gpu, ParamArena};
 
 /// WGSL that defines the `Pack` type the matrix kernels load: a vec4 of f32 when the row
 /// length is a multiple of 4 (one 16-byte load), else a single f32.
@@ -36,22 +36,15 @@ pub(crate) fn groups_for(gpu: &Gpu, total: u32, wg: u32) -> [u32; 3] {
     grid(gpu, total.div_ceil(wg))
 }
 
-/// Records one compute pass with `record`, uploads the parameters and waits for the GPU.
-/// Convenient for tests and one-off work; the model records whole steps itself.
-pub fn run_pass(
+/// Records one step with `record`, submits it and waits for the GPU.
+/// Convenient for tests and one-off work; the model records its steps itself.
+pub fn run(
     gpu: &Gpu,
     arena: &mut ParamArena,
     operation: &str,
-    record: impl FnOnce(&mut wgpu::ComputePass<'_>, &mut ParamArena),
+    record: impl FnOnce(&mut Recorder<'_>),
 ) -> Result<()> {
-    let mut encoder = gpu.device.create_command_encoder(&Default::default());
-    {
-        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-            label: Some(operation),
-            timestamp_writes: None,
-        });
-        record(&mut pass, arena);
-    }
-    arena.upload(gpu);
-    gpu.submit_and_wait(encoder, operation)
+    let mut recorder = Recorder::new(gpu, arena, None);
+    record(&mut recorder);
+    recorder.submit(operation)
 }

@@ -1,7 +1,7 @@
 //! Owner of `shaders/rmsnorm.wgsl`.
 
 use crate::error::Result;
-use crate::gpu::{kernel::grid, Bound, Gpu, ParamArena};
+use crate::gpu::{Recorder, kernel::grid, Bound, Gpu, ParamArena};
 use crate::shader;
 
 const WG: u32 = 64;
@@ -38,13 +38,13 @@ impl RmsNorm {
     }
 
     /// Normalises `rows` rows of x starting at `first_row`.
-    pub fn encode(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass<'_>, arena: &mut ParamArena, rows: u32, first_row: u32) {
+    pub fn encode(&self, rec: &mut Recorder<'_>, rows: u32, first_row: u32) {
         let params = Params {
             rows,
             cols: self.cols,
             first_row,
             eps: self.eps,
         };
-        self.bound.encode(pass, arena, &params, grid(gpu, rows));
+        rec.dispatch(&self.bound, &params, grid(rec.gpu, rows));
     }
 }

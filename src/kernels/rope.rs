@@ -2,7 +2,7 @@
 
 use super::groups_for;
 use crate::error::Result;
-use crate::gpu::{Bound, Gpu, ParamArena, StorageBuffer};
+use crate::gpu::{Recorder, Bound, Gpu, ParamArena, StorageBuffer};
 use crate::shader;
 
 const WG: u32 = 64;
@@ -68,7 +68,7 @@ impl Rope {
     }
 
     /// Rotates `n_tokens` rows whose first token sits at `start_pos`.
-    pub fn encode(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass<'_>, arena: &mut ParamArena, n_tokens: u32, start_pos: u32) {
+    pub fn encode(&self, rec: &mut Recorder<'_>, n_tokens: u32, start_pos: u32) {
         let total = n_tokens * self.n_heads * self.head_dim / 2;
         let params = Params {
             n_tokens,
@@ -78,6 +78,6 @@ impl Rope {
             start_pos,
             total,
         };
-        self.bound.encode(pass, arena, &params, groups_for(gpu, total, WG));
+        rec.dispatch(&self.bound, &params, groups_for(rec.gpu, total, WG));
     }
 }

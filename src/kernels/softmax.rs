@@ -1,7 +1,7 @@
 //! Owner of `shaders/softmax.wgsl`.
 
 use crate::error::Result;
-use crate::gpu::{kernel::grid, Bound, Gpu, ParamArena};
+use crate::gpu::{Recorder, kernel::grid, Bound, Gpu, ParamArena};
 use crate::shader;
 
 const WG: u32 = 64;
@@ -26,8 +26,8 @@ impl Softmax {
         Ok(Softmax { bound, cols })
     }
 
-    pub fn encode(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass<'_>, arena: &mut ParamArena, rows: u32) {
+    pub fn encode(&self, rec: &mut Recorder<'_>, rows: u32) {
         let params = Params { rows, cols: self.cols };
-        self.bound.encode(pass, arena, &params, grid(gpu, rows));
+        rec.dispatch(&self.bound, &params, grid(rec.gpu, rows));
     }
 }

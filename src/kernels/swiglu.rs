@@ -2,7 +2,7 @@
 
 use super::groups_for;
 use crate::error::Result;
-use crate::gpu::{Bound, Gpu, ParamArena};
+use crate::gpu::{Recorder, Bound, Gpu, ParamArena};
 use crate::shader;
 
 const WG: u32 = 64;
@@ -44,13 +44,13 @@ impl SwiGlu {
         })
     }
 
-    pub fn encode(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass<'_>, arena: &mut ParamArena, n_tokens: u32) {
+    pub fn encode(&self, rec: &mut Recorder<'_>, n_tokens: u32) {
         let params = Params {
             n_tokens,
             cols: self.cols,
             in_stride: self.in_stride,
             up_offset: self.up_offset,
         };
-        self.bound.encode(pass, arena, &params, groups_for(gpu, n_tokens * self.cols, WG));
+        rec.dispatch(&self.bound, &params, groups_for(rec.gpu, n_tokens * self.cols, WG));
     }
 }

@@ -2,14 +2,15 @@
 //! encoder and submitted once; only the last position's logits come back.
 //!
 //! Reading order: [`Transformer::new`] builds the activations and binds every kernel to its
-//! buffers once; [`Transformer::forward`] runs tokens through the model; `record_step` is the
+//! buffers once; [`Transformer::forward`] runs tokens through the model; `run_step` holds the
 //! textbook loop: embed -> per layer [norm -> QKV -> RoPE -> cache write -> attention ->
 //! output projection + residual -> norm -> gate/up -> SwiGLU -> down projection + residual]
 //! -> final norm -> LM head on the last position.
 
 use crate::error::{Error, Result};
 use crate::gpu::buffer::Readback;
-use crate::gpu::{Gpu, ParamArena, StorageBuffer};
+use crate::gpu::profile::KernelTime;
+use crate::gpu::{Gpu, GpuProfile, ParamArena, Recorder, StorageBuffer};
 use crate::kernels::attention::{Attention, AttentionShape};
 use crate::kernels::embedding::Embedding;
 use crate::kernels::kv_write::KvWrite;
@@ -23,6 +24,7 @@ use crate::model::config::ModelConfig;
 use crate::model::kv_cache::KvCache;
 use crate::model::weights::GpuWeights;
 use std::sync::Arc;
+use std::time::Instant;
 
 /// Sizes fixed when the model is loaded.
 #[derive(Debug, Clone, Copy)]
@@ -113,11 +115,11 @@ impl Projection {
         })
     }
 
-    fn encode(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass<'_>, arena: &mut ParamArena, n_tokens: u32) {
+    fn encode(&self, rec: &mut Recorder<'_>, n_tokens: u32) {
         if n_tokens == 1 {
-            self.decode.encode(gpu, pass, arena, 0);
+            self.decode.encode(rec, 0);
         } else {
-            self.prefill.encode(gpu, pass, arena, n_tokens);
+            self.prefill.encode(rec, n_tokens);
         }
     }
 }
@@ -150,6 +152,23 @@ pub struct Transformer {
     lm_head: MatVec,
     arena: ParamArena,
     logits_readback: Readback,
+    /// Timestamps around every dispatch, when profiling.
+    profile: Option<GpuProfile>,
+    /// Where the time of the last `forward` went.
+    pub last_timing: StepTiming,
+}
+
+/// Host and GPU time of one call to [`Transformer::forward`].
+#[derive(Debug, Clone, Default)]
+pub struct StepTiming {
+    /// Recording commands and parameters.
+    pub encode_seconds: f64,
+    /// Submitting and waiting for the GPU to finish.
+    pub gpu_wait_seconds: f64,
+    /// Mapping and copying the logits back.
+    pub readback_seconds: f64,
+    /// Per-dispatch GPU times (only when profiling).
+    pub kernels: Vec<KernelTime>,
 }
 
 impl Transformer {
@@ -238,6 +257,8 @@ impl Transformer {
             lm_head,
             arena,
             logits_readback,
+            profile: None,
+            last_timing: StepTiming::default(),
             gpu,
         })
     }
@@ -251,10 +272,21 @@ impl Transformer {
         }
     }
 
+    /// Turns per-dispatch GPU timestamps on or off (needs TIMESTAMP_QUERY).
+    pub fn set_profiling(&mut self, on: bool) -> Result<()> {
+        self.profile = if on {
+            Some(GpuProfile::new(&self.gpu, 64 + 16 * self.layers.len() as u32)?)
+        } else {
+            None
+        };
+        Ok(())
+    }
+
     /// Runs `tokens` of `sequence`, the first at position `start_pos`, and returns the logits
     /// of the last token. Cache positions 0..start_pos must hold the tokens before.
     pub fn forward(&mut self, sequence: usize, tokens: &[u32], start_pos: usize) -> Result<Vec<f32>> {
         self.check_step(sequence, tokens, start_pos)?;
+        self.last_timing = StepTiming::default();
         let chunks = tokens.len().div_ceil(self.options.max_batch);
         let mut position = start_pos;
         for (index, chunk) in tokens.chunks(self.options.max_batch).enumerate() {
@@ -262,7 +294,10 @@ impl Transformer {
             self.run_step(sequence, chunk, position, if last { Output::Logits } else { Output::Nothing })?;
             position += chunk.len();
         }
-        self.logits_readback.read_f32(&self.gpu, "reading the logits")
+        let start = Instant::now();
+        let logits = self.logits_readback.read_f32(&self.gpu, "reading the logits")?;
+        self.last_timing.readback_seconds = start.elapsed().as_secs_f64();
+        Ok(logits)
     }
 
     /// The residual stream after the first `layers` layers for `tokens` at positions 0..,
@@ -306,53 +341,49 @@ impl Transformer {
 
     /// Records and submits one step of at most `max_batch` tokens.
     fn run_step(&mut self, sequence: usize, tokens: &[u32], start_pos: usize, output: Output) -> Result<()> {
+        let encode_start = Instant::now();
         self.state.ids.write(&self.gpu, tokens);
         let gpu = self.gpu.clone();
-        let mut encoder = gpu.device.create_command_encoder(&Default::default());
-        {
-            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some("forward"),
-                timestamp_writes: None,
-            });
-            self.record_step(&mut pass, sequence, tokens.len() as u32, start_pos as u32, output);
-        }
-        if let Output::Logits = output {
-            self.logits_readback.record_copy(&mut encoder, &self.state.logits.buffer, 0);
-        }
-        self.arena.upload(&gpu);
-        gpu.submit_and_wait(encoder, "running the forward pass")
-    }
-
-    /// The forward pass itself.
-    fn record_step(&mut self, pass: &mut wgpu::ComputePass<'_>, sequence: usize, n: u32, start: u32, output: Output) {
-        let gpu = self.gpu.as_ref();
-        let arena = &mut self.arena;
+        let mut rec = Recorder::new(&gpu, &mut self.arena, self.profile.as_mut());
+        let n = tokens.len() as u32;
         let cache_row = self.cache.first_row(sequence);
         let layers = match output {
             Output::Residual { layers } => layers,
             _ => self.layers.len(),
         };
+        let start = start_pos as u32;
 
-        self.embed.encode(gpu, pass, arena, n);
+        // The forward pass, top to bottom.
+        self.embed.encode(&mut rec, n);
         for layer in &self.layers[..layers] {
             // Attention block: x += W_o attention(rope(W_qkv rmsnorm(x)))
-            layer.attn_norm.encode(gpu, pass, arena, n, 0);
-            layer.qkv.encode(gpu, pass, arena, n);
-            layer.rope.encode(gpu, pass, arena, n, start);
-            layer.kv_write.encode(gpu, pass, arena, n, cache_row + start);
-            layer.attention.encode(gpu, pass, arena, n, start, cache_row);
-            layer.o.encode(gpu, pass, arena, n);
+            layer.attn_norm.encode(&mut rec, n, 0);
+            layer.qkv.encode(&mut rec, n);
+            layer.rope.encode(&mut rec, n, start);
+            layer.kv_write.encode(&mut rec, n, cache_row + start);
+            layer.attention.encode(&mut rec, n, start, cache_row);
+            layer.o.encode(&mut rec, n);
             // MLP block: x += W_down (silu(W_gate h) * W_up h), h = rmsnorm(x)
-            layer.ffn_norm.encode(gpu, pass, arena, n, 0);
-            layer.gate_up.encode(gpu, pass, arena, n);
-            layer.swiglu.encode(gpu, pass, arena, n);
-            layer.down.encode(gpu, pass, arena, n);
+            layer.ffn_norm.encode(&mut rec, n, 0);
+            layer.gate_up.encode(&mut rec, n);
+            layer.swiglu.encode(&mut rec, n);
+            layer.down.encode(&mut rec, n);
         }
         if let Output::Logits = output {
             // Only the last position's logits are needed: normalise that row alone.
-            self.final_norm.encode(gpu, pass, arena, 1, n - 1);
-            self.lm_head.encode(gpu, pass, arena, 0);
+            self.final_norm.encode(&mut rec, 1, n - 1);
+            self.lm_head.encode(&mut rec, 0);
+            self.logits_readback.record_copy(rec.encoder(), &self.state.logits.buffer, 0);
         }
+        self.last_timing.encode_seconds += encode_start.elapsed().as_secs_f64();
+
+        let wait_start = Instant::now();
+        rec.submit("running the forward pass")?;
+        self.last_timing.gpu_wait_seconds += wait_start.elapsed().as_secs_f64();
+        if let Some(profile) = self.profile.as_mut() {
+            self.last_timing.kernels.extend(profile.take(&gpu)?);
+        }
+        Ok(())
     }
 }
 

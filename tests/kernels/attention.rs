@@ -4,7 +4,7 @@
 use crate::common::{self, assert_close, random_vec, reference};
 use shaderlm::gpu::{ParamArena, StorageBuffer};
 use shaderlm::kernels::attention::{Attention, AttentionShape};
-use shaderlm::kernels::run_pass;
+use shaderlm::kernels::run;
 
 const TOLERANCE: f64 = 1e-5;
 
@@ -49,8 +49,8 @@ fn check(case: Case) {
     let mut arena = ParamArena::new(gpu, 1).unwrap();
     let attention = Attention::new(gpu, &mut arena, &q_gpu.buffer, &k_gpu.buffer, &v_gpu.buffer, &out_gpu.buffer, shape).unwrap();
     let first_cache_row = (sequence * ctx) as u32;
-    run_pass(gpu, &mut arena, "attention test", |pass, arena| {
-        attention.encode(gpu, pass, arena, n_tokens as u32, past as u32, first_cache_row)
+    run(gpu, &mut arena, "attention test", |rec| {
+        attention.encode(rec, n_tokens as u32, past as u32, first_cache_row)
     })
     .unwrap();
 

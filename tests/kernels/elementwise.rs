@@ -8,7 +8,7 @@ use shaderlm::kernels::embedding::Embedding;
 use shaderlm::kernels::kv_write::KvWrite;
 use shaderlm::kernels::rope::{default_inv_freq, rope_table, Rope};
 use shaderlm::kernels::swiglu::SwiGlu;
-use shaderlm::kernels::{run_pass, GpuMatrix};
+use shaderlm::kernels::{run, GpuMatrix};
 
 const TOLERANCE: f64 = 1e-5;
 
@@ -30,8 +30,8 @@ fn check_embedding(vocab: usize, cols: usize, n_tokens: usize, shard_bytes: Opti
     out_gpu.fill_f32(gpu, f32::NAN);
     let mut arena = ParamArena::new(gpu, 512).unwrap();
     let embedding = Embedding::new(gpu, &mut arena, &table_gpu, &ids_gpu.buffer, &out_gpu.buffer).unwrap();
-    run_pass(gpu, &mut arena, "embedding test", |pass, arena| {
-        embedding.encode(gpu, pass, arena, n_tokens as u32)
+    run(gpu, &mut arena, "embedding test", |rec| {
+        embedding.encode(rec, n_tokens as u32)
     })
     .unwrap();
     let expected: Vec<f64> = ids
@@ -68,8 +68,8 @@ fn check_rope(n_tokens: usize, n_heads: usize, head_dim: usize, row_stride: usiz
     let qk_gpu = StorageBuffer::from_slice(gpu, "qk", &x).unwrap();
     let mut arena = ParamArena::new(gpu, 1).unwrap();
     let rope = Rope::new(gpu, &mut arena, &table_gpu, &qk_gpu.buffer, n_heads as u32, head_dim as u32, row_stride as u32).unwrap();
-    run_pass(gpu, &mut arena, "rope test", |pass, arena| {
-        rope.encode(gpu, pass, arena, n_tokens as u32, start as u32)
+    run(gpu, &mut arena, "rope test", |rec| {
+        rope.encode(rec, n_tokens as u32, start as u32)
     })
     .unwrap();
     let mut expected = to_f64(&x);
@@ -119,8 +119,8 @@ fn kv_write_places_rows_at_their_positions() {
         (q_dim + kv_dim) as u32,
     )
     .unwrap();
-    run_pass(gpu, &mut arena, "kv write test", |pass, arena| {
-        write.encode(gpu, pass, arena, n_tokens as u32, start as u32)
+    run(gpu, &mut arena, "kv write test", |rec| {
+        write.encode(rec, n_tokens as u32, start as u32)
     })
     .unwrap();
     let mut k_expected = to_f64(&k_init);
@@ -147,7 +147,7 @@ fn swiglu_matches_reference() {
         out_gpu.fill_f32(gpu, f32::NAN);
         let mut arena = ParamArena::new(gpu, 1).unwrap();
         let op = SwiGlu::new(gpu, &mut arena, &in_gpu.buffer, &out_gpu.buffer, cols as u32, 2 * cols as u32, cols as u32).unwrap();
-        run_pass(gpu, &mut arena, "swiglu test", |pass, arena| op.encode(gpu, pass, arena, n_tokens as u32)).unwrap();
+        run(gpu, &mut arena, "swiglu test", |rec| op.encode(rec, n_tokens as u32)).unwrap();
         let mut expected = Vec::new();
         for t in 0..n_tokens {
             for j in 0..cols {
@@ -173,7 +173,7 @@ fn add_matches_reference() {
         let y_gpu = StorageBuffer::from_slice(gpu, "y", &y).unwrap();
         let mut arena = ParamArena::new(gpu, 1).unwrap();
         let add = Add::new(gpu, &mut arena, &y_gpu.buffer, &x_gpu.buffer).unwrap();
-        run_pass(gpu, &mut arena, "add test", |pass, arena| add.encode(gpu, pass, arena, n as u32)).unwrap();
+        run(gpu, &mut arena, "add test", |rec| add.encode(rec, n as u32)).unwrap();
         let expected: Vec<f64> = x.iter().zip(&y).map(|(&a, &b)| f64::from(a) + f64::from(b)).collect();
         assert_close(&x_gpu.read_f32(gpu).unwrap(), &expected, TOLERANCE, seed, &format!("add n={n}"));
     }

@@ -4,7 +4,7 @@ use crate::common::{self, assert_close, random_vec, reference};
 use shaderlm::gpu::{ParamArena, StorageBuffer};
 use shaderlm::kernels::matmul::MatMul;
 use shaderlm::kernels::matvec::MatVec;
-use shaderlm::kernels::{run_pass, GpuMatrix};
+use shaderlm::kernels::{run, GpuMatrix};
 
 /// Relative error allowed for f32 products (f64 reference).
 const TOLERANCE: f64 = 1e-5;
@@ -37,8 +37,8 @@ fn check_matvec(n: usize, k: usize, x_rows: usize, bias: bool, accumulate: bool,
     let mut arena = ParamArena::new(gpu, 512).unwrap();
     let bias_buffer = bias.then_some(&b_gpu.buffer);
     let matvec = MatVec::new(gpu, &mut arena, &w_gpu, &x_gpu.buffer, bias_buffer, &y_gpu.buffer, accumulate).unwrap();
-    run_pass(gpu, &mut arena, "matvec test", |pass, arena| {
-        matvec.encode(gpu, pass, arena, x_row as u32)
+    run(gpu, &mut arena, "matvec test", |rec| {
+        matvec.encode(rec, x_row as u32)
     })
     .unwrap();
     let out = y_gpu.read_f32(gpu).unwrap();
@@ -74,8 +74,8 @@ fn check_matmul(m: usize, n: usize, k: usize, bias: bool, accumulate: bool, shar
     let mut arena = ParamArena::new(gpu, 512).unwrap();
     let bias_buffer = bias.then_some(&b_gpu.buffer);
     let matmul = MatMul::new(gpu, &mut arena, &w_gpu, &x_gpu.buffer, bias_buffer, &y_gpu.buffer, accumulate).unwrap();
-    run_pass(gpu, &mut arena, "matmul test", |pass, arena| {
-        matmul.encode(gpu, pass, arena, m as u32)
+    run(gpu, &mut arena, "matmul test", |rec| {
+        matmul.encode(rec, m as u32)
     })
     .unwrap();
     let out = y_gpu.read_f32(gpu).unwrap();

@@ -3,7 +3,7 @@
 use crate::common::{self, assert_close, random_vec, reference};
 use shaderlm::gpu::{ParamArena, StorageBuffer};
 use shaderlm::kernels::rmsnorm::RmsNorm;
-use shaderlm::kernels::run_pass;
+use shaderlm::kernels::run;
 use shaderlm::kernels::softmax::Softmax;
 
 const TOLERANCE: f64 = 1e-5;
@@ -22,8 +22,8 @@ fn check_rmsnorm(rows: usize, cols: usize, first_row: usize) {
     y_gpu.fill_f32(gpu, f32::NAN);
     let mut arena = ParamArena::new(gpu, 1).unwrap();
     let norm = RmsNorm::new(gpu, &mut arena, &x_gpu.buffer, &w_gpu.buffer, &y_gpu.buffer, cols as u32, eps).unwrap();
-    run_pass(gpu, &mut arena, "rmsnorm test", |pass, arena| {
-        norm.encode(gpu, pass, arena, rows as u32, first_row as u32)
+    run(gpu, &mut arena, "rmsnorm test", |rec| {
+        norm.encode(rec, rows as u32, first_row as u32)
     })
     .unwrap();
     let expected = reference::rmsnorm(&x[first_row * cols..], &weight, cols, f64::from(eps));
@@ -58,7 +58,7 @@ fn check_softmax(rows: usize, cols: usize, scale: f32) {
     y_gpu.fill_f32(gpu, f32::NAN);
     let mut arena = ParamArena::new(gpu, 1).unwrap();
     let softmax = Softmax::new(gpu, &mut arena, &x_gpu.buffer, &y_gpu.buffer, cols as u32).unwrap();
-    run_pass(gpu, &mut arena, "softmax test", |pass, arena| softmax.encode(gpu, pass, arena, rows as u32)).unwrap();
+    run(gpu, &mut arena, "softmax test", |rec| softmax.encode(rec, rows as u32)).unwrap();
     let expected = reference::softmax(&x, cols);
     let out = y_gpu.read_f32(gpu).unwrap();
     assert_close(&out, &expected, TOLERANCE, seed, &format!("softmax rows={rows} cols={cols} scale={scale}"));
