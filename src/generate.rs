@@ -111,7 +111,12 @@ impl StopFilter {
     /// Adds `piece`; returns (text now safe to emit, whether a stop text was found).
     fn push(&mut self, piece: &str) -> (String, bool) {
         self.text.push_str(piece);
-        if let Some(at) = self.stops.iter().filter_map(|s| self.text.find(s.as_str())).min() {
+        if let Some(at) = self
+            .stops
+            .iter()
+            .filter_map(|s| self.text.find(s.as_str()))
+            .min()
+        {
             self.text.truncate(at);
             let out = self.text.get(self.emitted..).unwrap_or("").to_string();
             self.emitted = self.text.len();
@@ -152,7 +157,9 @@ pub fn generate(
 ) -> Result<Generation> {
     let ctx = model.transformer.options.ctx;
     if prompt.is_empty() {
-        return Err(Error::usage("the prompt is empty: it tokenizes to zero tokens"));
+        return Err(Error::usage(
+            "the prompt is empty: it tokenizes to zero tokens",
+        ));
     }
     if prompt.len() > ctx {
         return Err(Error::usage(format!(
@@ -164,10 +171,17 @@ pub fn generate(
     stop_ids.extend(&options.extra_stop_ids);
 
     // Reuse the cached prefix; the last prompt token always runs again for its logits.
-    let common = session.cached.iter().zip(prompt).take_while(|(a, b)| a == b).count();
+    let common = session
+        .cached
+        .iter()
+        .zip(prompt)
+        .take_while(|(a, b)| a == b)
+        .count();
     let reused = common.min(prompt.len() - 1);
     let prefill_start = Instant::now();
-    let mut logits = model.transformer.forward(session.sequence, &prompt[reused..], reused)?;
+    let mut logits = model
+        .transformer
+        .forward(session.sequence, &prompt[reused..], reused)?;
     session.cached = prompt.to_vec();
     let prefill_seconds = prefill_start.elapsed().as_secs_f64();
     let prefill_timing = model.transformer.last_timing.clone();
@@ -178,7 +192,12 @@ pub fn generate(
     let tokenizer = &model.source.tokenizer;
     let mut stream = TextStream::new();
     let mut filter = StopFilter {
-        stops: options.stop.iter().filter(|s| !s.is_empty()).cloned().collect(),
+        stops: options
+            .stop
+            .iter()
+            .filter(|s| !s.is_empty())
+            .cloned()
+            .collect(),
         text: String::new(),
         emitted: 0,
     };
@@ -188,7 +207,11 @@ pub fn generate(
         if options.max_tokens == 0 || tokens.len() >= options.max_tokens {
             break StopReason::MaxTokens;
         }
-        if options.cancel.as_ref().is_some_and(|c| c.load(Ordering::Relaxed)) {
+        if options
+            .cancel
+            .as_ref()
+            .is_some_and(|c| c.load(Ordering::Relaxed))
+        {
             break StopReason::Cancelled;
         }
         let sample_start = Instant::now();
@@ -215,7 +238,9 @@ pub fn generate(
         if position >= ctx {
             break StopReason::ContextFull;
         }
-        logits = model.transformer.forward(session.sequence, &[token], position)?;
+        logits = model
+            .transformer
+            .forward(session.sequence, &[token], position)?;
         session.cached.push(token);
         decode_timing = Some(model.transformer.last_timing.clone());
     };

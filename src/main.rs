@@ -13,7 +13,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 #[derive(Parser)]
-#[command(name = "shaderlm", version, about = "LLM inference as WGSL compute shaders through wgpu")]
+#[command(
+    name = "shaderlm",
+    version,
+    about = "LLM inference as WGSL compute shaders through wgpu"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -48,7 +52,11 @@ impl DeviceArgs {
     fn options(&self, verbose: bool) -> Result<GpuOptions> {
         Ok(GpuOptions {
             backend: self.backend.parse::<BackendChoice>()?,
-            adapter: self.adapter.as_deref().map(str::parse::<AdapterChoice>).transpose()?,
+            adapter: self
+                .adapter
+                .as_deref()
+                .map(str::parse::<AdapterChoice>)
+                .transpose()?,
             verbose,
         })
     }
@@ -188,7 +196,10 @@ fn run_generate(args: GenerateArgs) -> Result<()> {
 
     let text = if args.chat {
         let template = model.chat_template.as_ref().ok_or_else(|| {
-            Error::model(&model.source.path, "the model has no chat template (needed by --chat)")
+            Error::model(
+                &model.source.path,
+                "the model has no chat template (needed by --chat)",
+            )
         })?;
         let mut messages = Vec::new();
         if let Some(system) = &args.system {
@@ -218,11 +229,18 @@ fn run_generate(args: GenerateArgs) -> Result<()> {
     };
     let mut session = Session::new(0);
     let stdout = std::io::stdout();
-    let generation = generate(&mut model, &mut session, &prompt, &options, &mut sampler, |piece| {
-        let mut out = stdout.lock();
-        let _ = out.write_all(piece.as_bytes());
-        let _ = out.flush();
-    })?;
+    let generation = generate(
+        &mut model,
+        &mut session,
+        &prompt,
+        &options,
+        &mut sampler,
+        |piece| {
+            let mut out = stdout.lock();
+            let _ = out.write_all(piece.as_bytes());
+            let _ = out.flush();
+        },
+    )?;
     println!();
     eprintln!(
         "load {:.2} s | prompt {} tokens, {:.1} tok/s | generated {} tokens, {:.2} tok/s | stop: {}",
@@ -234,7 +252,11 @@ fn run_generate(args: GenerateArgs) -> Result<()> {
         generation.stop.describe()
     );
     if args.profile {
-        print_profile("prefill", &generation.prefill_timing, generation.prompt_tokens);
+        print_profile(
+            "prefill",
+            &generation.prefill_timing,
+            generation.prompt_tokens,
+        );
         if let Some(timing) = &generation.decode_timing {
             print_profile("decode step", timing, 1);
         }
@@ -261,9 +283,16 @@ fn print_profile(what: &str, timing: &StepTiming, tokens: usize) {
     by_kind.sort_by(|a, b| b.1.total_cmp(&a.1));
     let total: f64 = by_kind.iter().map(|k| k.1).sum();
     eprintln!("{what} ({tokens} tokens): GPU time by kernel");
-    eprintln!("  {:<12} {:>10} {:>7} {:>10}", "kernel", "ms", "%", "dispatches");
+    eprintln!(
+        "  {:<12} {:>10} {:>7} {:>10}",
+        "kernel", "ms", "%", "dispatches"
+    );
     for (name, us, count) in &by_kind {
-        eprintln!("  {name:<12} {:>10.3} {:>6.1}% {count:>10}", us / 1e3, 100.0 * us / total.max(1e-9));
+        eprintln!(
+            "  {name:<12} {:>10.3} {:>6.1}% {count:>10}",
+            us / 1e3,
+            100.0 * us / total.max(1e-9)
+        );
     }
     eprintln!("  {:<12} {:>10.3}", "total GPU", total / 1e3);
     eprintln!(
@@ -287,21 +316,53 @@ fn run_info(args: InfoArgs) -> Result<()> {
     let gpu = Gpu::new(&options)?;
     let l = &gpu.limits;
     println!("chosen: {}", gpu.info.name);
-    println!("  max storage binding   {} bytes ({} MiB)", l.max_storage_buffer_binding_size, l.max_storage_buffer_binding_size >> 20);
-    println!("  max buffer            {} bytes ({} MiB)", l.max_buffer_size, l.max_buffer_size >> 20);
-    println!("  storage buffers/stage {}", l.max_storage_buffers_per_shader_stage);
-    println!("  workgroup memory      {} bytes", l.max_compute_workgroup_storage_size);
-    println!("  invocations/workgroup {}", l.max_compute_invocations_per_workgroup);
-    println!("  workgroups/dimension  {}", l.max_compute_workgroups_per_dimension);
-    let feature = |f: wgpu::Features| if gpu.features.contains(f) { "yes" } else { "no" };
-    println!("  SHADER_F16            {}", feature(wgpu::Features::SHADER_F16));
+    println!(
+        "  max storage binding   {} bytes ({} MiB)",
+        l.max_storage_buffer_binding_size,
+        l.max_storage_buffer_binding_size >> 20
+    );
+    println!(
+        "  max buffer            {} bytes ({} MiB)",
+        l.max_buffer_size,
+        l.max_buffer_size >> 20
+    );
+    println!(
+        "  storage buffers/stage {}",
+        l.max_storage_buffers_per_shader_stage
+    );
+    println!(
+        "  workgroup memory      {} bytes",
+        l.max_compute_workgroup_storage_size
+    );
+    println!(
+        "  invocations/workgroup {}",
+        l.max_compute_invocations_per_workgroup
+    );
+    println!(
+        "  workgroups/dimension  {}",
+        l.max_compute_workgroups_per_dimension
+    );
+    let feature = |f: wgpu::Features| {
+        if gpu.features.contains(f) {
+            "yes"
+        } else {
+            "no"
+        }
+    };
+    println!(
+        "  SHADER_F16            {}",
+        feature(wgpu::Features::SHADER_F16)
+    );
     println!(
         "  SUBGROUP              {} (sizes {}..{})",
         feature(wgpu::Features::SUBGROUP),
         gpu.info.subgroup_min_size,
         gpu.info.subgroup_max_size
     );
-    println!("  TIMESTAMP_QUERY       {}", feature(wgpu::Features::TIMESTAMP_QUERY));
+    println!(
+        "  TIMESTAMP_QUERY       {}",
+        feature(wgpu::Features::TIMESTAMP_QUERY)
+    );
     if let Some(path) = args.model {
         let source = shaderlm::model::source::ModelSource::open(&path)?;
         let c = &source.config;
@@ -327,11 +388,17 @@ fn run_info(args: InfoArgs) -> Result<()> {
         );
         let mut counts = std::collections::BTreeMap::new();
         for name in source.tensor_names() {
-            *counts.entry(source.entry(name)?.dtype.name()).or_insert(0usize) += 1;
+            *counts
+                .entry(source.entry(name)?.dtype.name())
+                .or_insert(0usize) += 1;
         }
         let summary: Vec<String> = counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
         println!("  tensors: {}", summary.join(", "));
-        println!("  EOS ids: {:?}; chat template: {}", source.eos_token_ids, source.chat_template.is_some());
+        println!(
+            "  EOS ids: {:?}; chat template: {}",
+            source.eos_token_ids,
+            source.chat_template.is_some()
+        );
     }
     Ok(())
 }

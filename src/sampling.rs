@@ -50,16 +50,28 @@ impl SamplingParams {
     /// Checks every value is in range; errors name the flag.
     pub fn validate(&self) -> Result<()> {
         if !(self.temperature.is_finite() && self.temperature >= 0.0) {
-            return Err(Error::usage(format!("--temp {}: must be a number >= 0", self.temperature)));
+            return Err(Error::usage(format!(
+                "--temp {}: must be a number >= 0",
+                self.temperature
+            )));
         }
         if !(self.top_p > 0.0 && self.top_p <= 1.0) {
-            return Err(Error::usage(format!("--top-p {}: must be in (0, 1]", self.top_p)));
+            return Err(Error::usage(format!(
+                "--top-p {}: must be in (0, 1]",
+                self.top_p
+            )));
         }
         if !(0.0..=1.0).contains(&self.min_p) {
-            return Err(Error::usage(format!("--min-p {}: must be in [0, 1]", self.min_p)));
+            return Err(Error::usage(format!(
+                "--min-p {}: must be in [0, 1]",
+                self.min_p
+            )));
         }
         if !(self.repeat_penalty.is_finite() && self.repeat_penalty > 0.0) {
-            return Err(Error::usage(format!("--repeat-penalty {}: must be > 0", self.repeat_penalty)));
+            return Err(Error::usage(format!(
+                "--repeat-penalty {}: must be > 0",
+                self.repeat_penalty
+            )));
         }
         Ok(())
     }
@@ -94,7 +106,10 @@ impl Sampler {
         if logits.is_empty() {
             return Err(Error::generation("no logits to sample from"));
         }
-        if let Some(index) = logits.iter().position(|l| l.is_nan() || *l == f32::INFINITY) {
+        if let Some(index) = logits
+            .iter()
+            .position(|l| l.is_nan() || *l == f32::INFINITY)
+        {
             return Err(Error::generation(format!(
                 "the logits hold {} at token {index}: the forward pass produced non-finite values",
                 logits[index]
@@ -108,7 +123,11 @@ impl Sampler {
             for &t in recent {
                 if let Some(l) = logits.get_mut(t as usize) {
                     if seen.insert(t) {
-                        *l = if *l > 0.0 { *l / p.repeat_penalty } else { *l * p.repeat_penalty };
+                        *l = if *l > 0.0 {
+                            *l / p.repeat_penalty
+                        } else {
+                            *l * p.repeat_penalty
+                        };
                     }
                 }
             }
@@ -167,7 +186,10 @@ pub fn filter_candidates(logits: &[f32], top_k: usize, top_p: f32, min_p: f32) -
     candidates.sort_unstable_by(by_logit);
 
     let max = f64::from(candidates[0].1);
-    let probs: Vec<f64> = candidates.iter().map(|&(_, l)| (f64::from(l) - max).exp()).collect();
+    let probs: Vec<f64> = candidates
+        .iter()
+        .map(|&(_, l)| (f64::from(l) - max).exp())
+        .collect();
     let total: f64 = probs.iter().sum();
     let mut keep = candidates.len();
     if top_p < 1.0 {
@@ -208,7 +230,9 @@ mod tests {
 
     #[test]
     fn top_k_1_equals_greedy() {
-        let logits: Vec<f32> = (0..1000).map(|i| ((i * 7919) % 1000) as f32 / 100.0).collect();
+        let logits: Vec<f32> = (0..1000)
+            .map(|i| ((i * 7919) % 1000) as f32 / 100.0)
+            .collect();
         let mut sampler = Sampler::new(params(1.5, 1, 1.0, 0.0, 3)).unwrap();
         for _ in 0..20 {
             assert_eq!(sampler.sample(&logits, &[]).unwrap(), argmax(&logits));
@@ -220,7 +244,9 @@ mod tests {
     #[test]
     fn top_p_keeps_the_smallest_set_reaching_p() {
         // Probabilities 0.5, 0.25, 0.125, 0.0625, ...
-        let logits: Vec<f32> = (0..10).map(|i| -(i as f32) * std::f32::consts::LN_2).collect();
+        let logits: Vec<f32> = (0..10)
+            .map(|i| -(i as f32) * std::f32::consts::LN_2)
+            .collect();
         let ids = |c: Vec<(u32, f32)>| c.into_iter().map(|(i, _)| i).collect::<Vec<_>>();
         assert_eq!(ids(filter_candidates(&logits, 0, 0.5, 0.0)), vec![0]);
         assert_eq!(ids(filter_candidates(&logits, 0, 0.7, 0.0)), vec![0, 1]);
@@ -235,7 +261,9 @@ mod tests {
         let logits: Vec<f32> = (0..500).map(|i| (i as f32 * 0.37).sin() * 3.0).collect();
         let run = |seed| {
             let mut s = Sampler::new(params(1.0, 0, 1.0, 0.0, seed)).unwrap();
-            (0..50).map(|_| s.sample(&logits, &[]).unwrap()).collect::<Vec<_>>()
+            (0..50)
+                .map(|_| s.sample(&logits, &[]).unwrap())
+                .collect::<Vec<_>>()
         };
         assert_eq!(run(42), run(42));
         assert_ne!(run(42), run(43));
@@ -252,7 +280,10 @@ mod tests {
         for _ in 0..draws {
             counts[sampler.sample(&logits, &[]).unwrap() as usize] += 1;
         }
-        let weights: Vec<f64> = logits.iter().map(|&l| (f64::from(l) / f64::from(temperature)).exp()).collect();
+        let weights: Vec<f64> = logits
+            .iter()
+            .map(|&l| (f64::from(l) / f64::from(temperature)).exp())
+            .collect();
         let total: f64 = weights.iter().sum();
         let chi2: f64 = counts
             .iter()
@@ -284,11 +315,41 @@ mod tests {
         let err = sampler.sample(&[0.0, f32::NAN], &[]).unwrap_err();
         assert!(err.to_string().contains("NaN at token 1"), "{err}");
         for (bad, flag) in [
-            (SamplingParams { temperature: -1.0, ..Default::default() }, "--temp"),
-            (SamplingParams { top_p: 0.0, ..Default::default() }, "--top-p"),
-            (SamplingParams { top_p: 1.5, ..Default::default() }, "--top-p"),
-            (SamplingParams { min_p: 1.5, ..Default::default() }, "--min-p"),
-            (SamplingParams { repeat_penalty: 0.0, ..Default::default() }, "--repeat-penalty"),
+            (
+                SamplingParams {
+                    temperature: -1.0,
+                    ..Default::default()
+                },
+                "--temp",
+            ),
+            (
+                SamplingParams {
+                    top_p: 0.0,
+                    ..Default::default()
+                },
+                "--top-p",
+            ),
+            (
+                SamplingParams {
+                    top_p: 1.5,
+                    ..Default::default()
+                },
+                "--top-p",
+            ),
+            (
+                SamplingParams {
+                    min_p: 1.5,
+                    ..Default::default()
+                },
+                "--min-p",
+            ),
+            (
+                SamplingParams {
+                    repeat_penalty: 0.0,
+                    ..Default::default()
+                },
+                "--repeat-penalty",
+            ),
         ] {
             let err = Sampler::new(bad).err().unwrap().to_string();
             assert!(err.contains(flag), "{err}");

@@ -72,7 +72,9 @@ impl FromStr for AdapterChoice {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
         if s.trim().is_empty() {
-            return Err(Error::usage("--adapter: empty value (give an index or part of a name)"));
+            return Err(Error::usage(
+                "--adapter: empty value (give an index or part of a name)",
+            ));
         }
         Ok(match s.parse::<usize>() {
             Ok(index) => AdapterChoice::Index(index),
@@ -102,7 +104,10 @@ fn backend_rank(backend: wgpu::Backend) -> u8 {
 }
 
 /// Index of the adapter to use among `infos`, following `choice` or the preference order.
-pub fn choose_adapter(infos: &[wgpu::AdapterInfo], choice: Option<&AdapterChoice>) -> Result<usize> {
+pub fn choose_adapter(
+    infos: &[wgpu::AdapterInfo],
+    choice: Option<&AdapterChoice>,
+) -> Result<usize> {
     match choice {
         Some(AdapterChoice::Index(index)) => {
             if *index < infos.len() {
@@ -171,7 +176,11 @@ pub fn describe(info: &wgpu::AdapterInfo) -> String {
 mod tests {
     use super::*;
 
-    fn info(name: &str, device_type: wgpu::DeviceType, backend: wgpu::Backend) -> wgpu::AdapterInfo {
+    fn info(
+        name: &str,
+        device_type: wgpu::DeviceType,
+        backend: wgpu::Backend,
+    ) -> wgpu::AdapterInfo {
         let mut info = wgpu::AdapterInfo::new(device_type, backend);
         info.name = name.to_string();
         info
@@ -181,7 +190,11 @@ mod tests {
     fn prefers_discrete_then_integrated_then_software() {
         let infos = vec![
             info("llvmpipe", wgpu::DeviceType::Cpu, wgpu::Backend::Vulkan),
-            info("Intel Iris", wgpu::DeviceType::IntegratedGpu, wgpu::Backend::Vulkan),
+            info(
+                "Intel Iris",
+                wgpu::DeviceType::IntegratedGpu,
+                wgpu::Backend::Vulkan,
+            ),
             info("RTX", wgpu::DeviceType::DiscreteGpu, wgpu::Backend::Vulkan),
         ];
         assert_eq!(choose_adapter(&infos, None).unwrap(), 2);
@@ -201,10 +214,21 @@ mod tests {
     #[test]
     fn adapter_flag_by_index_and_name() {
         let infos = vec![
-            info("llvmpipe (LLVM 15)", wgpu::DeviceType::Cpu, wgpu::Backend::Vulkan),
-            info("NVIDIA H200", wgpu::DeviceType::DiscreteGpu, wgpu::Backend::Vulkan),
+            info(
+                "llvmpipe (LLVM 15)",
+                wgpu::DeviceType::Cpu,
+                wgpu::Backend::Vulkan,
+            ),
+            info(
+                "NVIDIA H200",
+                wgpu::DeviceType::DiscreteGpu,
+                wgpu::Backend::Vulkan,
+            ),
         ];
-        assert_eq!(choose_adapter(&infos, Some(&AdapterChoice::Index(0))).unwrap(), 0);
+        assert_eq!(
+            choose_adapter(&infos, Some(&AdapterChoice::Index(0))).unwrap(),
+            0
+        );
         let by_name = AdapterChoice::NameContains("LLVMPIPE".into());
         assert_eq!(choose_adapter(&infos, Some(&by_name)).unwrap(), 0);
         let err = choose_adapter(&infos, Some(&AdapterChoice::Index(5))).unwrap_err();
@@ -217,7 +241,10 @@ mod tests {
 
     #[test]
     fn backend_flag_parses() {
-        assert_eq!("Vulkan".parse::<BackendChoice>().unwrap(), BackendChoice::Vulkan);
+        assert_eq!(
+            "Vulkan".parse::<BackendChoice>().unwrap(),
+            BackendChoice::Vulkan
+        );
         let err = "cuda".parse::<BackendChoice>().unwrap_err();
         assert!(err.to_string().contains("--backend cuda"));
     }

@@ -69,7 +69,7 @@ impl StorageBuffer {
     /// Overwrites the start of the buffer with `data` (ordered before the next submission).
     pub fn write<T: Pod>(&self, gpu: &Gpu, data: &[T]) {
         let bytes: &[u8] = bytemuck::cast_slice(data);
-        if bytes.len() % 4 == 0 {
+        if bytes.len().is_multiple_of(4) {
             gpu.queue.write_buffer(&self.buffer, 0, bytes);
         } else {
             let mut padded = bytes.to_vec();
@@ -134,7 +134,12 @@ impl Readback {
     }
 
     /// Records the copy of `bytes` of `source` starting at `offset` into the staging buffer.
-    pub fn record_copy(&self, encoder: &mut wgpu::CommandEncoder, source: &wgpu::Buffer, offset: u64) {
+    pub fn record_copy(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        source: &wgpu::Buffer,
+        offset: u64,
+    ) {
         encoder.copy_buffer_to_buffer(source, offset, &self.staging, 0, round_up_4(self.bytes));
     }
 

@@ -16,7 +16,12 @@ macro_rules! shader {
     ($name:literal) => {
         $crate::gpu::ShaderSource {
             name: $name,
-            wgsl: include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/", $name, ".wgsl")),
+            wgsl: include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/shaders/",
+                $name,
+                ".wgsl"
+            )),
         }
     };
 }

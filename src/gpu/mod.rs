@@ -174,7 +174,9 @@ impl Gpu {
     /// Turns errors the device reported since the last check into one error naming `operation`.
     pub fn check(&self, operation: &str) -> Result<()> {
         if let Some(reason) = self.lost.lock().ok().and_then(|l| l.clone()) {
-            return Err(Error::device(format!("{operation}: the GPU device was lost ({reason})")));
+            return Err(Error::device(format!(
+                "{operation}: the GPU device was lost ({reason})"
+            )));
         }
         let errors: Vec<String> = match self.uncaptured.lock() {
             Ok(mut errors) => errors.drain(..).collect(),
@@ -198,7 +200,9 @@ impl Gpu {
         let validation_error = pollster::block_on(validation.pop());
         let oom_error = pollster::block_on(oom.pop());
         if let Some(e) = oom_error {
-            return Err(Error::device(format!("{operation}: out of GPU memory: {e}")));
+            return Err(Error::device(format!(
+                "{operation}: out of GPU memory: {e}"
+            )));
         }
         if let Some(e) = validation_error {
             return Err(Error::device(format!("{operation}: {e}")));
@@ -242,7 +246,12 @@ impl Gpu {
     /// it) prepended, compiled on first use and cached.
     pub fn pipeline(&self, source: &ShaderSource, preamble: &str) -> Result<wgpu::ComputePipeline> {
         let key = format!("{}\n{}", source.name, preamble);
-        if let Some(found) = self.pipelines.lock().ok().and_then(|p| p.get(&key).cloned()) {
+        if let Some(found) = self
+            .pipelines
+            .lock()
+            .ok()
+            .and_then(|p| p.get(&key).cloned())
+        {
             return Ok(found);
         }
         let code = format!("{preamble}\n{}", source.wgsl);

@@ -16,7 +16,11 @@ pub struct Recorder<'a> {
 }
 
 impl<'a> Recorder<'a> {
-    pub fn new(gpu: &'a Gpu, arena: &'a mut ParamArena, profile: Option<&'a mut GpuProfile>) -> Recorder<'a> {
+    pub fn new(
+        gpu: &'a Gpu,
+        arena: &'a mut ParamArena,
+        profile: Option<&'a mut GpuProfile>,
+    ) -> Recorder<'a> {
         let encoder = gpu.device.create_command_encoder(&Default::default());
         Recorder {
             gpu,
@@ -33,18 +37,24 @@ impl<'a> Recorder<'a> {
         if workgroups.contains(&0) {
             return;
         }
-        match self.profile.as_deref_mut().and_then(|p| p.next_writes(bound.name)) {
+        match self
+            .profile
+            .as_deref_mut()
+            .and_then(|p| p.next_writes(bound.name))
+        {
             Some((query_set, begin, end)) => {
                 // Profiling: a pass of its own, timestamped at its start and end.
                 self.pass = None;
-                let mut pass = self.encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                    label: Some(bound.name),
-                    timestamp_writes: Some(wgpu::ComputePassTimestampWrites {
-                        query_set: &query_set,
-                        beginning_of_pass_write_index: Some(begin),
-                        end_of_pass_write_index: Some(end),
-                    }),
-                });
+                let mut pass = self
+                    .encoder
+                    .begin_compute_pass(&wgpu::ComputePassDescriptor {
+                        label: Some(bound.name),
+                        timestamp_writes: Some(wgpu::ComputePassTimestampWrites {
+                            query_set: &query_set,
+                            beginning_of_pass_write_index: Some(begin),
+                            end_of_pass_write_index: Some(end),
+                        }),
+                    });
                 bound.record(&mut pass, workgroups);
             }
             None => {

@@ -2,7 +2,7 @@
 
 use super::groups_for;
 use crate::error::Result;
-use crate::gpu::{Recorder, Bound, Gpu, ParamArena};
+use crate::gpu::{Bound, Gpu, ParamArena, Recorder};
 use crate::shader;
 
 const WG: u32 = 64;
@@ -19,9 +19,21 @@ pub struct Add {
 }
 
 impl Add {
-    pub fn new(gpu: &Gpu, arena: &mut ParamArena, y: &wgpu::Buffer, x: &wgpu::Buffer) -> Result<Add> {
+    pub fn new(
+        gpu: &Gpu,
+        arena: &mut ParamArena,
+        y: &wgpu::Buffer,
+        x: &wgpu::Buffer,
+    ) -> Result<Add> {
         let pipeline = gpu.pipeline(&shader!("add"), &format!("const WG: u32 = {WG}u;\n"))?;
-        let bound = Bound::new(gpu, arena, &pipeline, "add", std::mem::size_of::<Params>(), &[y, x])?;
+        let bound = Bound::new(
+            gpu,
+            arena,
+            &pipeline,
+            "add",
+            std::mem::size_of::<Params>(),
+            &[y, x],
+        )?;
         Ok(Add { bound })
     }
 

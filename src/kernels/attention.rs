@@ -1,7 +1,7 @@
 //! Owner of `shaders/attention.wgsl`.
 
 use crate::error::{Error, Result};
-use crate::gpu::{Recorder, kernel::grid, Bound, Gpu, ParamArena};
+use crate::gpu::{kernel::grid, Bound, Gpu, ParamArena, Recorder};
 use crate::shader;
 
 const WG: u32 = 64;
@@ -51,20 +51,27 @@ impl Attention {
         out: &wgpu::Buffer,
         shape: AttentionShape,
     ) -> Result<Attention> {
-        if shape.head_dim == 0 || shape.head_dim > MAX_HEAD_DIM || shape.head_dim % 2 != 0 {
+        if shape.head_dim == 0 || shape.head_dim > MAX_HEAD_DIM || !shape.head_dim.is_multiple_of(2) {
             return Err(Error::usage(format!(
                 "attention: head_dim {} is not supported (even, at most {MAX_HEAD_DIM})",
                 shape.head_dim
             )));
         }
-        if shape.n_kv_heads == 0 || shape.n_heads % shape.n_kv_heads != 0 {
+        if shape.n_kv_heads == 0 || !shape.n_heads.is_multiple_of(shape.n_kv_heads) {
             return Err(Error::usage(format!(
                 "attention: {} query heads cannot be grouped over {} KV heads",
                 shape.n_heads, shape.n_kv_heads
             )));
         }
         let pipeline = gpu.pipeline(&shader!("attention"), &format!("const WG: u32 = {WG}u;\n"))?;
-        let bound = Bound::new(gpu, arena, &pipeline, "attention", std::mem::size_of::<Params>(), &[q, k_cache, v_cache, out])?;
+        let bound = Bound::new(
+            gpu,
+            arena,
+            &pipeline,
+            "attention",
+            std::mem::size_of::<Params>(),
+            &[q, k_cache, v_cache, out],
+        )?;
         Ok(Attention { bound, shape })
     }
 

@@ -2,7 +2,7 @@
 
 use super::{groups_for, GpuMatrix, WeightFormat};
 use crate::error::{Error, Result};
-use crate::gpu::{Recorder, Bound, Gpu, ParamArena};
+use crate::gpu::{Bound, Gpu, ParamArena, Recorder};
 use crate::shader;
 
 const WG: u32 = 64;
@@ -48,7 +48,14 @@ impl Embedding {
             .iter()
             .map(|shard| {
                 Ok(Shard {
-                    bound: Bound::new(gpu, arena, &pipeline, "embedding", std::mem::size_of::<Params>(), &[ids, &shard.buffer.buffer, out])?,
+                    bound: Bound::new(
+                        gpu,
+                        arena,
+                        &pipeline,
+                        "embedding",
+                        std::mem::size_of::<Params>(),
+                        &[ids, &shard.buffer.buffer, out],
+                    )?,
                     first_row: shard.first_row,
                     rows: shard.rows,
                 })
@@ -69,7 +76,11 @@ impl Embedding {
                 first_row: shard.first_row,
                 shard_rows: shard.rows,
             };
-            rec.dispatch(&shard.bound, &params, groups_for(rec.gpu, n_tokens * self.cols, WG));
+            rec.dispatch(
+                &shard.bound,
+                &params,
+                groups_for(rec.gpu, n_tokens * self.cols, WG),
+            );
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use super::groups_for;
 use crate::error::Result;
-use crate::gpu::{Recorder, Bound, Gpu, ParamArena};
+use crate::gpu::{Bound, Gpu, ParamArena, Recorder};
 use crate::shader;
 
 const WG: u32 = 64;
@@ -41,7 +41,14 @@ impl KvWrite {
         v_offset: u32,
     ) -> Result<KvWrite> {
         let pipeline = gpu.pipeline(&shader!("kv_write"), &format!("const WG: u32 = {WG}u;\n"))?;
-        let bound = Bound::new(gpu, arena, &pipeline, "kv_write", std::mem::size_of::<Params>(), &[src, k_cache, v_cache])?;
+        let bound = Bound::new(
+            gpu,
+            arena,
+            &pipeline,
+            "kv_write",
+            std::mem::size_of::<Params>(),
+            &[src, k_cache, v_cache],
+        )?;
         Ok(KvWrite {
             bound,
             kv_dim,
@@ -61,6 +68,10 @@ impl KvWrite {
             v_offset: self.v_offset,
             dst_base: first_cache_row * self.kv_dim,
         };
-        rec.dispatch(&self.bound, &params, groups_for(rec.gpu, n_tokens * self.kv_dim, WG));
+        rec.dispatch(
+            &self.bound,
+            &params,
+            groups_for(rec.gpu, n_tokens * self.kv_dim, WG),
+        );
     }
 }

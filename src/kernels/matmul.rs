@@ -2,7 +2,7 @@
 
 use super::{groups_for, pack_preamble, GpuMatrix};
 use crate::error::Result;
-use crate::gpu::{Recorder, Bound, Gpu, ParamArena};
+use crate::gpu::{Bound, Gpu, ParamArena, Recorder};
 use crate::shader;
 
 /// Rows of X and rows of W per invocation (a TM x TN register tile of Y).
@@ -61,7 +61,14 @@ impl MatMul {
             .map(|shard| {
                 let buffers = [&shard.buffer.buffer, x, bias_buffer, y];
                 Ok(Shard {
-                    bound: Bound::new(gpu, arena, &pipeline, "matmul", std::mem::size_of::<Params>(), &buffers)?,
+                    bound: Bound::new(
+                        gpu,
+                        arena,
+                        &pipeline,
+                        "matmul",
+                        std::mem::size_of::<Params>(),
+                        &buffers,
+                    )?,
                     rows: shard.rows,
                     first_row: shard.first_row,
                 })

@@ -42,7 +42,13 @@ pub struct GpuMatrix {
 
 impl GpuMatrix {
     /// Uploads a row-major f32 matrix, in as many shards as the binding limit asks for.
-    pub fn from_f32(gpu: &Gpu, label: &str, rows: u32, cols: u32, data: &[f32]) -> Result<GpuMatrix> {
+    pub fn from_f32(
+        gpu: &Gpu,
+        label: &str,
+        rows: u32,
+        cols: u32,
+        data: &[f32],
+    ) -> Result<GpuMatrix> {
         Self::from_f32_sharded(gpu, label, rows, cols, data, gpu.max_binding_bytes())
     }
 
@@ -56,9 +62,21 @@ impl GpuMatrix {
         data: &[f32],
         max_shard_bytes: u64,
     ) -> Result<GpuMatrix> {
-        assert_eq!(data.len(), rows as usize * cols as usize, "{label}: data length");
+        assert_eq!(
+            data.len(),
+            rows as usize * cols as usize,
+            "{label}: data length"
+        );
         let bytes = bytemuck::cast_slice(data);
-        Self::upload(gpu, label, rows, cols, WeightFormat::F32, bytes, max_shard_bytes)
+        Self::upload(
+            gpu,
+            label,
+            rows,
+            cols,
+            WeightFormat::F32,
+            bytes,
+            max_shard_bytes,
+        )
     }
 
     fn upload(
@@ -71,7 +89,8 @@ impl GpuMatrix {
         max_shard_bytes: u64,
     ) -> Result<GpuMatrix> {
         let row_bytes = format.row_bytes(cols);
-        let rows_per_shard = Self::rows_per_shard(max_shard_bytes.min(gpu.max_binding_bytes()), row_bytes);
+        let rows_per_shard =
+            Self::rows_per_shard(max_shard_bytes.min(gpu.max_binding_bytes()), row_bytes);
         let mut shards = Vec::new();
         let mut first_row = 0u32;
         while first_row < rows {
@@ -110,6 +129,6 @@ impl GpuMatrix {
 
     /// Elements per row as the matrix kernels see them: vec4 packs when cols % 4 == 0.
     pub fn uses_vec4(&self) -> bool {
-        self.cols % 4 == 0
+        self.cols.is_multiple_of(4)
     }
 }

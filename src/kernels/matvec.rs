@@ -2,7 +2,7 @@
 
 use super::{groups_for, pack_preamble, GpuMatrix};
 use crate::error::Result;
-use crate::gpu::{Recorder, Bound, Gpu, ParamArena};
+use crate::gpu::{Bound, Gpu, ParamArena, Recorder};
 use crate::shader;
 
 /// Rows each invocation computes, sharing every load of x.
@@ -61,7 +61,14 @@ impl MatVec {
             .map(|shard| {
                 let buffers = [&shard.buffer.buffer, x, bias_buffer, y];
                 Ok(Shard {
-                    bound: Bound::new(gpu, arena, &pipeline, "matvec", std::mem::size_of::<Params>(), &buffers)?,
+                    bound: Bound::new(
+                        gpu,
+                        arena,
+                        &pipeline,
+                        "matvec",
+                        std::mem::size_of::<Params>(),
+                        &buffers,
+                    )?,
                     rows: shard.rows,
                     first_row: shard.first_row,
                 })

@@ -17,7 +17,7 @@ pub mod swiglu;
 pub use matrix::{GpuMatrix, WeightFormat};
 
 use crate::error::Result;
-use crate::gpu::{Recorder, kernel::grid, Gpu, ParamArena};
+use crate::gpu::{kernel::grid, Gpu, ParamArena, Recorder};
 
 /// WGSL that defines the `Pack` type the matrix kernels load: a vec4 of f32 when the row
 /// length is a multiple of 4 (one 16-byte load), else a single f32.

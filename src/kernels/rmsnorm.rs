@@ -1,7 +1,7 @@
 //! Owner of `shaders/rmsnorm.wgsl`.
 
 use crate::error::Result;
-use crate::gpu::{Recorder, kernel::grid, Bound, Gpu, ParamArena};
+use crate::gpu::{kernel::grid, Bound, Gpu, ParamArena, Recorder};
 use crate::shader;
 
 const WG: u32 = 64;
@@ -33,7 +33,14 @@ impl RmsNorm {
         eps: f32,
     ) -> Result<RmsNorm> {
         let pipeline = gpu.pipeline(&shader!("rmsnorm"), &format!("const WG: u32 = {WG}u;\n"))?;
-        let bound = Bound::new(gpu, arena, &pipeline, "rmsnorm", std::mem::size_of::<Params>(), &[x, weight, y])?;
+        let bound = Bound::new(
+            gpu,
+            arena,
+            &pipeline,
+            "rmsnorm",
+            std::mem::size_of::<Params>(),
+            &[x, weight, y],
+        )?;
         Ok(RmsNorm { bound, cols, eps })
     }
 

@@ -2,7 +2,7 @@
 
 use super::groups_for;
 use crate::error::Result;
-use crate::gpu::{Recorder, Bound, Gpu, ParamArena, StorageBuffer};
+use crate::gpu::{Bound, Gpu, ParamArena, Recorder, StorageBuffer};
 use crate::shader;
 
 const WG: u32 = 64;
@@ -58,7 +58,14 @@ impl Rope {
         row_stride: u32,
     ) -> Result<Rope> {
         let pipeline = gpu.pipeline(&shader!("rope"), &format!("const WG: u32 = {WG}u;\n"))?;
-        let bound = Bound::new(gpu, arena, &pipeline, "rope", std::mem::size_of::<Params>(), &[&table.buffer, qk])?;
+        let bound = Bound::new(
+            gpu,
+            arena,
+            &pipeline,
+            "rope",
+            std::mem::size_of::<Params>(),
+            &[&table.buffer, qk],
+        )?;
         Ok(Rope {
             bound,
             n_heads,

@@ -1,7 +1,7 @@
 //! Owner of `shaders/softmax.wgsl`.
 
 use crate::error::Result;
-use crate::gpu::{Recorder, kernel::grid, Bound, Gpu, ParamArena};
+use crate::gpu::{kernel::grid, Bound, Gpu, ParamArena, Recorder};
 use crate::shader;
 
 const WG: u32 = 64;
@@ -20,14 +20,30 @@ pub struct Softmax {
 }
 
 impl Softmax {
-    pub fn new(gpu: &Gpu, arena: &mut ParamArena, x: &wgpu::Buffer, y: &wgpu::Buffer, cols: u32) -> Result<Softmax> {
+    pub fn new(
+        gpu: &Gpu,
+        arena: &mut ParamArena,
+        x: &wgpu::Buffer,
+        y: &wgpu::Buffer,
+        cols: u32,
+    ) -> Result<Softmax> {
         let pipeline = gpu.pipeline(&shader!("softmax"), &format!("const WG: u32 = {WG}u;\n"))?;
-        let bound = Bound::new(gpu, arena, &pipeline, "softmax", std::mem::size_of::<Params>(), &[x, y])?;
+        let bound = Bound::new(
+            gpu,
+            arena,
+            &pipeline,
+            "softmax",
+            std::mem::size_of::<Params>(),
+            &[x, y],
+        )?;
         Ok(Softmax { bound, cols })
     }
 
     pub fn encode(&self, rec: &mut Recorder<'_>, rows: u32) {
-        let params = Params { rows, cols: self.cols };
+        let params = Params {
+            rows,
+            cols: self.cols,
+        };
         rec.dispatch(&self.bound, &params, grid(rec.gpu, rows));
     }
 }

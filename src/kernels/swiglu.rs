@@ -2,7 +2,7 @@
 
 use super::groups_for;
 use crate::error::Result;
-use crate::gpu::{Recorder, Bound, Gpu, ParamArena};
+use crate::gpu::{Bound, Gpu, ParamArena, Recorder};
 use crate::shader;
 
 const WG: u32 = 64;
@@ -35,7 +35,14 @@ impl SwiGlu {
         up_offset: u32,
     ) -> Result<SwiGlu> {
         let pipeline = gpu.pipeline(&shader!("swiglu"), &format!("const WG: u32 = {WG}u;\n"))?;
-        let bound = Bound::new(gpu, arena, &pipeline, "swiglu", std::mem::size_of::<Params>(), &[gate_up, out])?;
+        let bound = Bound::new(
+            gpu,
+            arena,
+            &pipeline,
+            "swiglu",
+            std::mem::size_of::<Params>(),
+            &[gate_up, out],
+        )?;
         Ok(SwiGlu {
             bound,
             cols,
@@ -51,6 +58,10 @@ impl SwiGlu {
             in_stride: self.in_stride,
             up_offset: self.up_offset,
         };
-        rec.dispatch(&self.bound, &params, groups_for(rec.gpu, n_tokens * self.cols, WG));
+        rec.dispatch(
+            &self.bound,
+            &params,
+            groups_for(rec.gpu, n_tokens * self.cols, WG),
+        );
     }
 }

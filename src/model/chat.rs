@@ -27,13 +27,24 @@ pub struct ChatTemplate {
 
 impl ChatTemplate {
     /// Compiles `source`; `origin` names the file it came from for errors.
-    pub fn new(origin: &Path, source: &str, bos_token: Option<&str>, eos_token: Option<&str>) -> Result<ChatTemplate> {
+    pub fn new(
+        origin: &Path,
+        source: &str,
+        bos_token: Option<&str>,
+        eos_token: Option<&str>,
+    ) -> Result<ChatTemplate> {
         let mut env = minijinja::Environment::new();
         // Templates written for Python's Jinja call str methods such as .strip().
         env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
-        env.add_function("raise_exception", |message: String| -> std::result::Result<String, minijinja::Error> {
-            Err(minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, message))
-        });
+        env.add_function(
+            "raise_exception",
+            |message: String| -> std::result::Result<String, minijinja::Error> {
+                Err(minijinja::Error::new(
+                    minijinja::ErrorKind::InvalidOperation,
+                    message,
+                ))
+            },
+        );
         env.add_function("strftime_now", |_format: String| -> String {
             // Templates use it for "today's date"; a fixed, honest placeholder keeps output reproducible.
             String::from("unknown date")
@@ -82,7 +93,10 @@ mod tests {
     fn python_string_methods_and_raise_exception() {
         let src = "{% if messages[0].role != 'user' %}{{ raise_exception('first must be user') }}{% endif %}{{ messages[0].content.strip().upper() }}";
         let t = ChatTemplate::new(Path::new("t"), src, None, None).unwrap();
-        assert_eq!(t.render(&[Message::new("user", "  ok ")], false).unwrap(), "OK");
+        assert_eq!(
+            t.render(&[Message::new("user", "  ok ")], false).unwrap(),
+            "OK"
+        );
         let err = t.render(&[Message::new("system", "x")], false).unwrap_err();
         assert!(err.to_string().contains("first must be user"));
         assert!(ChatTemplate::new(Path::new("bad.json"), "{% for %}", None, None).is_err());

@@ -67,9 +67,17 @@ impl ModelConfig {
 
     /// Parameters of the Llama-style model this config describes.
     pub fn parameter_count(&self) -> u64 {
-        let (d, i, v) = (self.hidden_size as u64, self.intermediate_size as u64, self.vocab_size as u64);
+        let (d, i, v) = (
+            self.hidden_size as u64,
+            self.intermediate_size as u64,
+            self.vocab_size as u64,
+        );
         let attention = d * self.qkv_dim() as u64 + self.q_dim() as u64 * d;
-        let bias = if self.qkv_bias { self.qkv_dim() as u64 } else { 0 };
+        let bias = if self.qkv_bias {
+            self.qkv_dim() as u64
+        } else {
+            0
+        };
         let layer = attention + bias + 3 * d * i + 2 * d;
         let head = if self.tie_embeddings { 0 } else { v * d };
         v * d + self.num_layers as u64 * layer + d + head
@@ -84,7 +92,12 @@ impl ModelConfig {
         match &self.rope_scaling {
             None => base,
             Some(RopeScaling::Linear { factor }) => base.iter().map(|f| f / factor).collect(),
-            Some(RopeScaling::Llama3 { factor, low_freq_factor, high_freq_factor, original_max_position }) => {
+            Some(RopeScaling::Llama3 {
+                factor,
+                low_freq_factor,
+                high_freq_factor,
+                original_max_position,
+            }) => {
                 let low_wavelen = original_max_position / low_freq_factor;
                 let high_wavelen = original_max_position / high_freq_factor;
                 base.iter()
@@ -126,13 +139,15 @@ impl ModelConfig {
                 return fail(format!("{name} {value} is implausibly large"));
             }
         }
-        if self.num_heads % self.num_kv_heads != 0 {
+        if !self.num_heads.is_multiple_of(self.num_kv_heads) {
             return fail(format!(
                 "num_attention_heads {} is not a multiple of num_key_value_heads {}",
                 self.num_heads, self.num_kv_heads
             ));
         }
-        if self.head_dim % 2 != 0 || self.head_dim > crate::kernels::attention::MAX_HEAD_DIM as usize {
+        if !self.head_dim.is_multiple_of(2)
+            || self.head_dim > crate::kernels::attention::MAX_HEAD_DIM as usize
+        {
             return fail(format!(
                 "head_dim {} is not supported (even, at most {})",
                 self.head_dim,
@@ -140,10 +155,16 @@ impl ModelConfig {
             ));
         }
         if !(self.rope_theta.is_finite() && self.rope_theta > 0.0) {
-            return fail(format!("rope_theta {} must be a positive number", self.rope_theta));
+            return fail(format!(
+                "rope_theta {} must be a positive number",
+                self.rope_theta
+            ));
         }
         if !(self.rms_norm_eps.is_finite() && self.rms_norm_eps >= 0.0) {
-            return fail(format!("rms_norm_eps {} must be a non-negative number", self.rms_norm_eps));
+            return fail(format!(
+                "rms_norm_eps {} must be a non-negative number",
+                self.rms_norm_eps
+            ));
         }
         Ok(())
     }
@@ -171,19 +192,31 @@ impl ModelConfig {
                 ))
             }
         };
-        let missing = |field: &str| Error::model(path, format!("config.json is missing the required field \"{field}\""));
+        let missing = |field: &str| {
+            Error::model(
+                path,
+                format!("config.json is missing the required field \"{field}\""),
+            )
+        };
         let hidden_size = raw.hidden_size.ok_or_else(|| missing("hidden_size"))?;
-        let num_heads = raw.num_attention_heads.ok_or_else(|| missing("num_attention_heads"))?;
+        let num_heads = raw
+            .num_attention_heads
+            .ok_or_else(|| missing("num_attention_heads"))?;
         if num_heads == 0 {
             return Err(Error::model(path, "num_attention_heads must be positive"));
         }
         if let Some(act) = &raw.hidden_act {
             if act != "silu" {
-                return Err(Error::model(path, format!("hidden_act \"{act}\" is not supported (only silu)")));
+                return Err(Error::model(
+                    path,
+                    format!("hidden_act \"{act}\" is not supported (only silu)"),
+                ));
             }
         }
         if let Some(window) = raw.sliding_window {
-            let used = raw.use_sliding_window.unwrap_or(architecture == Architecture::Mistral);
+            let used = raw
+                .use_sliding_window
+                .unwrap_or(architecture == Architecture::Mistral);
             if used && window < raw.max_position_embeddings.unwrap_or(usize::MAX) {
                 eprintln!(
                     "warning: {}: sliding_window {window} is ignored; attention sees the whole context",
@@ -198,8 +231,12 @@ impl ModelConfig {
         let config = ModelConfig {
             architecture,
             hidden_size,
-            intermediate_size: raw.intermediate_size.ok_or_else(|| missing("intermediate_size"))?,
-            num_layers: raw.num_hidden_layers.ok_or_else(|| missing("num_hidden_layers"))?,
+            intermediate_size: raw
+                .intermediate_size
+                .ok_or_else(|| missing("intermediate_size"))?,
+            num_layers: raw
+                .num_hidden_layers
+                .ok_or_else(|| missing("num_hidden_layers"))?,
             num_heads,
             num_kv_heads: raw.num_key_value_heads.unwrap_or(num_heads),
             head_dim: raw.head_dim.unwrap_or(hidden_size / num_heads),
@@ -225,40 +262,54 @@ impl ModelConfig {
     pub fn from_gguf(gguf: &GgufFile) -> Result<ModelConfig> {
         let path = &gguf.path;
         let arch = gguf.str("general.architecture")?;
-        let architecture = match arch {
-            "llama" => Architecture::Llama,
-            "qwen2" => Architecture::Qwen2,
-            other => {
-                return Err(Error::model(
+        let architecture =
+            match arch {
+                "llama" => Architecture::Llama,
+                "qwen2" => Architecture::Qwen2,
+                other => return Err(Error::model(
                     path,
-                    format!("GGUF architecture \"{other}\" is not supported (supported: llama, qwen2)"),
-                ))
-            }
-        };
+                    format!(
+                        "GGUF architecture \"{other}\" is not supported (supported: llama, qwen2)"
+                    ),
+                )),
+            };
         let key = |k: &str| format!("{arch}.{k}");
         let int = |k: &str| -> Result<usize> {
             let v = gguf.u64(&key(k))?;
-            usize::try_from(v).map_err(|_| Error::model(path, format!("{} = {v} is too large", key(k))))
+            usize::try_from(v)
+                .map_err(|_| Error::model(path, format!("{} = {v} is too large", key(k))))
         };
         let hidden_size = int("embedding_length")?;
         let num_heads = int("attention.head_count")?;
         if num_heads == 0 {
-            return Err(Error::model(path, format!("{} must be positive", key("attention.head_count"))));
+            return Err(Error::model(
+                path,
+                format!("{} must be positive", key("attention.head_count")),
+            ));
         }
         let num_kv_heads = match gguf.get(&key("attention.head_count_kv")) {
-            Some(v) => v
-                .as_u64()
-                .map(|v| v as usize)
-                .ok_or_else(|| Error::model(path, format!("{} is not an integer", key("attention.head_count_kv"))))?,
+            Some(v) => v.as_u64().map(|v| v as usize).ok_or_else(|| {
+                Error::model(
+                    path,
+                    format!("{} is not an integer", key("attention.head_count_kv")),
+                )
+            })?,
             None => num_heads,
         };
-        let head_dim = match gguf.get(&key("attention.key_length")).and_then(|v| v.as_u64()) {
+        let head_dim = match gguf
+            .get(&key("attention.key_length"))
+            .and_then(|v| v.as_u64())
+        {
             Some(v) => v as usize,
             None => hidden_size / num_heads,
         };
         let vocab_size = match gguf.get(&key("vocab_size")).and_then(|v| v.as_u64()) {
             Some(v) => v as usize,
-            None => gguf.get("tokenizer.ggml.tokens").and_then(|v| v.as_array()).map(|a| a.len()).unwrap_or(0),
+            None => gguf
+                .get("tokenizer.ggml.tokens")
+                .and_then(|v| v.as_array())
+                .map(|a| a.len())
+                .unwrap_or(0),
         };
         let rope_scaling = match gguf.get(&key("rope.scaling.type")).and_then(|v| v.as_str()) {
             None | Some("none") => None,
@@ -266,7 +317,10 @@ impl ModelConfig {
                 factor: gguf.f64(&key("rope.scaling.factor"))?,
             }),
             Some(other) => {
-                return Err(Error::model(path, format!("rope scaling \"{other}\" is not supported (none, linear)")))
+                return Err(Error::model(
+                    path,
+                    format!("rope scaling \"{other}\" is not supported (none, linear)"),
+                ))
             }
         };
         let has_output = gguf.tensors.iter().any(|t| t.name == "output.weight");
@@ -281,13 +335,18 @@ impl ModelConfig {
             head_dim,
             vocab_size,
             max_position: int("context_length")?,
-            rope_theta: gguf.get(&key("rope.freq_base")).and_then(|v| v.as_f64()).unwrap_or(10_000.0),
+            rope_theta: gguf
+                .get(&key("rope.freq_base"))
+                .and_then(|v| v.as_f64())
+                .unwrap_or(10_000.0),
             rope_scaling,
             rms_norm_eps: gguf.f64(&key("attention.layer_norm_rms_epsilon"))?,
             tie_embeddings: !has_output,
             qkv_bias: architecture == Architecture::Qwen2,
             bos_token_id: token_id("tokenizer.ggml.bos_token_id"),
-            eos_token_ids: token_id("tokenizer.ggml.eos_token_id").into_iter().collect(),
+            eos_token_ids: token_id("tokenizer.ggml.eos_token_id")
+                .into_iter()
+                .collect(),
         };
         config.validate(path)?;
         Ok(config)
@@ -307,8 +366,15 @@ impl ModelConfig {
         };
         let rope_scaling = match &self.rope_scaling {
             None => serde_json::Value::Null,
-            Some(RopeScaling::Linear { factor }) => serde_json::json!({"rope_type": "linear", "factor": factor}),
-            Some(RopeScaling::Llama3 { factor, low_freq_factor, high_freq_factor, original_max_position }) => {
+            Some(RopeScaling::Linear { factor }) => {
+                serde_json::json!({"rope_type": "linear", "factor": factor})
+            }
+            Some(RopeScaling::Llama3 {
+                factor,
+                low_freq_factor,
+                high_freq_factor,
+                original_max_position,
+            }) => {
                 serde_json::json!({
                     "rope_type": "llama3",
                     "factor": factor,
@@ -384,20 +450,27 @@ fn parse_rope_scaling(path: &Path, value: &serde_json::Value) -> Result<RopeScal
         .and_then(|v| v.as_str())
         .unwrap_or("");
     let number = |key: &str| {
-        value
-            .get(key)
-            .and_then(|v| v.as_f64())
-            .ok_or_else(|| Error::model(path, format!("rope_scaling.{key} is missing or not a number")))
+        value.get(key).and_then(|v| v.as_f64()).ok_or_else(|| {
+            Error::model(
+                path,
+                format!("rope_scaling.{key} is missing or not a number"),
+            )
+        })
     };
     match kind {
-        "linear" => Ok(RopeScaling::Linear { factor: number("factor")? }),
+        "linear" => Ok(RopeScaling::Linear {
+            factor: number("factor")?,
+        }),
         "llama3" => Ok(RopeScaling::Llama3 {
             factor: number("factor")?,
             low_freq_factor: number("low_freq_factor")?,
             high_freq_factor: number("high_freq_factor")?,
             original_max_position: number("original_max_position_embeddings")?,
         }),
-        "default" => Err(Error::model(path, "rope_scaling of type \"default\" should be null")),
+        "default" => Err(Error::model(
+            path,
+            "rope_scaling of type \"default\" should be null",
+        )),
         other => Err(Error::model(
             path,
             format!("rope_scaling type \"{other}\" is not supported (supported: linear, llama3)"),
@@ -420,20 +493,30 @@ mod tests {
         assert_eq!(config.head_dim, 64);
         assert_eq!(config.qkv_dim(), 576 + 2 * 192);
         assert_eq!(config.parameter_count(), 134_515_008);
-        let back = ModelConfig::from_hf_json(Path::new("c"), &config.to_hf_json().to_string()).unwrap();
+        let back =
+            ModelConfig::from_hf_json(Path::new("c"), &config.to_hf_json().to_string()).unwrap();
         assert_eq!(back, config);
     }
 
     #[test]
     fn names_unsupported_architectures_and_missing_fields() {
         let mamba = r#"{"architectures":["MambaForCausalLM"]}"#;
-        let err = ModelConfig::from_hf_json(Path::new("m/config.json"), mamba).unwrap_err().to_string();
-        assert!(err.contains("MambaForCausalLM") && err.contains("LlamaForCausalLM"), "{err}");
+        let err = ModelConfig::from_hf_json(Path::new("m/config.json"), mamba)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("MambaForCausalLM") && err.contains("LlamaForCausalLM"),
+            "{err}"
+        );
         let no_vocab = SMOL.replace("\"vocab_size\":49152,", "");
-        let err = ModelConfig::from_hf_json(Path::new("c"), &no_vocab).unwrap_err().to_string();
+        let err = ModelConfig::from_hf_json(Path::new("c"), &no_vocab)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("vocab_size"), "{err}");
         let bad_heads = SMOL.replace("\"num_key_value_heads\":3", "\"num_key_value_heads\":4");
-        let err = ModelConfig::from_hf_json(Path::new("c"), &bad_heads).unwrap_err().to_string();
+        let err = ModelConfig::from_hf_json(Path::new("c"), &bad_heads)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("num_key_value_heads"), "{err}");
     }
 

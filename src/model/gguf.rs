@@ -79,7 +79,11 @@ impl Value {
     pub fn summary(&self) -> String {
         match self {
             Value::String(s) if s.chars().count() > 60 => {
-                format!("{:?}... ({} chars)", s.chars().take(60).collect::<String>(), s.chars().count())
+                format!(
+                    "{:?}... ({} chars)",
+                    s.chars().take(60).collect::<String>(),
+                    s.chars().count()
+                )
             }
             Value::String(s) => format!("{s:?}"),
             Value::Array(a) => format!("[{} values]", a.len()),
@@ -143,21 +147,28 @@ impl<'a> Reader<'a> {
         Ok(self.take(1, what)?[0])
     }
     fn u16(&mut self, what: &str) -> Result<u16> {
-        Ok(u16::from_le_bytes(self.take(2, what)?.try_into().unwrap_or_default()))
+        Ok(u16::from_le_bytes(
+            self.take(2, what)?.try_into().unwrap_or_default(),
+        ))
     }
     fn u32(&mut self, what: &str) -> Result<u32> {
-        Ok(u32::from_le_bytes(self.take(4, what)?.try_into().unwrap_or_default()))
+        Ok(u32::from_le_bytes(
+            self.take(4, what)?.try_into().unwrap_or_default(),
+        ))
     }
     fn u64(&mut self, what: &str) -> Result<u64> {
-        Ok(u64::from_le_bytes(self.take(8, what)?.try_into().unwrap_or_default()))
+        Ok(u64::from_le_bytes(
+            self.take(8, what)?.try_into().unwrap_or_default(),
+        ))
     }
 
     /// A count that must fit in what remains at `min_item_bytes` per item.
     fn count(&mut self, what: &str, min_item_bytes: usize) -> Result<usize> {
         let n = self.u64(what)?;
-        let fits = usize::try_from(n)
-            .ok()
-            .filter(|&n| n.checked_mul(min_item_bytes.max(1)).is_some_and(|b| b <= self.remaining()));
+        let fits = usize::try_from(n).ok().filter(|&n| {
+            n.checked_mul(min_item_bytes.max(1))
+                .is_some_and(|b| b <= self.remaining())
+        });
         fits.ok_or_else(|| {
             self.err(format!(
                 "{what} of {n} would run past the end of the file ({} bytes remain)",
@@ -169,7 +180,8 @@ impl<'a> Reader<'a> {
     fn string(&mut self, what: &str) -> Result<String> {
         let len = self.count(&format!("length of {what}"), 1)?;
         let bytes = self.take(len, what)?;
-        String::from_utf8(bytes.to_vec()).map_err(|_| self.err(format!("{what} is not valid UTF-8")))
+        String::from_utf8(bytes.to_vec())
+            .map_err(|_| self.err(format!("{what} is not valid UTF-8")))
     }
 
     fn value(&mut self, value_type: u32, what: &str, depth: u32) -> Result<Value> {
@@ -193,7 +205,9 @@ impl<'a> Reader<'a> {
                     2 | 3 => 2,
                     4..=6 => 4,
                     8..=12 => 8,
-                    other => return Err(self.err(format!("{what}: unknown array item type {other}"))),
+                    other => {
+                        return Err(self.err(format!("{what}: unknown array item type {other}")))
+                    }
                 };
                 let n = self.count(&format!("length of array {what}"), min_bytes)?;
                 let mut items = Vec::with_capacity(n);
@@ -218,12 +232,18 @@ impl GgufFile {
         if magic != MAGIC {
             return Err(Error::model(
                 path,
-                format!("not a GGUF file (magic {:?}, expected \"GGUF\")", String::from_utf8_lossy(magic)),
+                format!(
+                    "not a GGUF file (magic {:?}, expected \"GGUF\")",
+                    String::from_utf8_lossy(magic)
+                ),
             ));
         }
         let version = r.u32("the version")?;
         if !(2..=3).contains(&version) {
-            return Err(Error::model(path, format!("GGUF version {version} is not supported (2 and 3 are)")));
+            return Err(Error::model(
+                path,
+                format!("GGUF version {version} is not supported (2 and 3 are)"),
+            ));
         }
         // A tensor record takes at least 8 (name length) + 4 + 8 + 4 + 8 bytes.
         let tensor_count = r.u64("the tensor count")?;
@@ -246,7 +266,9 @@ impl GgufFile {
             let name = r.string("a tensor name")?;
             let n_dims = r.u32(&name)?;
             if n_dims == 0 || n_dims > MAX_DIMS {
-                return Err(r.err(format!("tensor {name}: {n_dims} dimensions (1 to {MAX_DIMS} allowed)")));
+                return Err(r.err(format!(
+                    "tensor {name}: {n_dims} dimensions (1 to {MAX_DIMS} allowed)"
+                )));
             }
             let mut dims = Vec::with_capacity(n_dims as usize);
             for _ in 0..n_dims {
@@ -267,17 +289,31 @@ impl GgufFile {
                 .iter()
                 .try_fold(1u64, |acc, &d| acc.checked_mul(d))
                 .ok_or_else(|| r.err(format!("tensor {name}: dimensions {dims:?} overflow")))?;
-            let bytes = dtype
-                .bytes_for(elements)
-                .ok_or_else(|| r.err(format!("tensor {name}: {elements} elements do not fill whole {} blocks", dtype.name())))?;
-            tensors.push(GgufTensor { name, dims, dtype, offset, bytes });
+            let bytes = dtype.bytes_for(elements).ok_or_else(|| {
+                r.err(format!(
+                    "tensor {name}: {elements} elements do not fill whole {} blocks",
+                    dtype.name()
+                ))
+            })?;
+            tensors.push(GgufTensor {
+                name,
+                dims,
+                dtype,
+                offset,
+                bytes,
+            });
         }
         let alignment = match metadata.get("general.alignment") {
             None => DEFAULT_ALIGNMENT,
             Some(v) => v
                 .as_u64()
                 .filter(|a| *a > 0 && a.is_power_of_two() && *a <= 1 << 20)
-                .ok_or_else(|| Error::model(path, format!("general.alignment {} is not a power of two", v.summary())))?,
+                .ok_or_else(|| {
+                    Error::model(
+                        path,
+                        format!("general.alignment {} is not a power of two", v.summary()),
+                    )
+                })?,
         };
         let data_start = (r.pos as u64).div_ceil(alignment) * alignment;
         let file_len = data.len() as u64;
@@ -311,32 +347,50 @@ impl GgufFile {
 
     /// A required unsigned integer.
     pub fn u64(&self, key: &str) -> Result<u64> {
-        self.get(key)
-            .and_then(Value::as_u64)
-            .ok_or_else(|| Error::model(&self.path, format!("GGUF metadata {key} is missing or not an integer")))
+        self.get(key).and_then(Value::as_u64).ok_or_else(|| {
+            Error::model(
+                &self.path,
+                format!("GGUF metadata {key} is missing or not an integer"),
+            )
+        })
     }
 
     pub fn f64(&self, key: &str) -> Result<f64> {
-        self.get(key)
-            .and_then(Value::as_f64)
-            .ok_or_else(|| Error::model(&self.path, format!("GGUF metadata {key} is missing or not a number")))
+        self.get(key).and_then(Value::as_f64).ok_or_else(|| {
+            Error::model(
+                &self.path,
+                format!("GGUF metadata {key} is missing or not a number"),
+            )
+        })
     }
 
     pub fn str(&self, key: &str) -> Result<&str> {
-        self.get(key)
-            .and_then(Value::as_str)
-            .ok_or_else(|| Error::model(&self.path, format!("GGUF metadata {key} is missing or not a string")))
+        self.get(key).and_then(Value::as_str).ok_or_else(|| {
+            Error::model(
+                &self.path,
+                format!("GGUF metadata {key} is missing or not a string"),
+            )
+        })
     }
 
     /// A required array of strings.
     pub fn strings(&self, key: &str) -> Result<Vec<&str>> {
-        let array = self
-            .get(key)
-            .and_then(Value::as_array)
-            .ok_or_else(|| Error::model(&self.path, format!("GGUF metadata {key} is missing or not an array")))?;
+        let array = self.get(key).and_then(Value::as_array).ok_or_else(|| {
+            Error::model(
+                &self.path,
+                format!("GGUF metadata {key} is missing or not an array"),
+            )
+        })?;
         array
             .iter()
-            .map(|v| v.as_str().ok_or_else(|| Error::model(&self.path, format!("GGUF metadata {key} holds a non-string"))))
+            .map(|v| {
+                v.as_str().ok_or_else(|| {
+                    Error::model(
+                        &self.path,
+                        format!("GGUF metadata {key} holds a non-string"),
+                    )
+                })
+            })
             .collect()
     }
 }

@@ -115,12 +115,20 @@ impl ModelSource {
     /// The tensor as f32 (dequantized), rows in Hugging Face order.
     pub fn f32(&self, name: &str) -> Result<Vec<f32>> {
         let entry = self.entry(name)?;
-        Ok(tensor::dequantize(entry.dtype, &self.raw(name)?, entry.elements()))
+        Ok(tensor::dequantize(
+            entry.dtype,
+            &self.raw(name)?,
+            entry.elements(),
+        ))
     }
 
     /// The tensors the forward pass needs, with their expected shapes.
     pub fn expected_tensors(config: &ModelConfig) -> Vec<(String, Vec<usize>)> {
-        let (d, i, v) = (config.hidden_size, config.intermediate_size, config.vocab_size);
+        let (d, i, v) = (
+            config.hidden_size,
+            config.intermediate_size,
+            config.vocab_size,
+        );
         let mut list = vec![
             ("model.embed_tokens.weight".to_string(), vec![v, d]),
             ("model.norm.weight".to_string(), vec![d]),
@@ -151,13 +159,17 @@ impl ModelSource {
     /// Every tensor the forward pass needs is present with the shape the config implies.
     fn check_tensors(&self) -> Result<()> {
         for (name, shape) in Self::expected_tensors(&self.config) {
-            let entry = self.tensors.get(&name).ok_or_else(|| {
-                Error::model(&self.path, format!("tensor {name} is missing"))
-            })?;
+            let entry = self
+                .tensors
+                .get(&name)
+                .ok_or_else(|| Error::model(&self.path, format!("tensor {name} is missing")))?;
             if entry.shape != shape {
                 return Err(Error::model(
                     self.file_of(&name),
-                    format!("tensor {name} has shape {:?}, but config implies {shape:?}", entry.shape),
+                    format!(
+                        "tensor {name} has shape {:?}, but config implies {shape:?}",
+                        entry.shape
+                    ),
                 ));
             }
         }
@@ -208,7 +220,10 @@ impl ModelSource {
                     unpermute_heads: None,
                 };
                 if tensors.insert(name.clone(), entry).is_some() {
-                    return Err(Error::model(&path, format!("tensor {name} appears in more than one file")));
+                    return Err(Error::model(
+                        &path,
+                        format!("tensor {name} appears in more than one file"),
+                    ));
                 }
             }
             files.push((path, mmap));
@@ -238,10 +253,15 @@ impl ModelSource {
         let bos_token = token_text("bos_token");
         let eos_token = token_text("eos_token");
         let mut eos: BTreeSet<u32> = config.eos_token_ids.iter().copied().collect();
-        if let Some(ids) = generation_config.as_ref().and_then(|g| g.get("eos_token_id")) {
+        if let Some(ids) = generation_config
+            .as_ref()
+            .and_then(|g| g.get("eos_token_id"))
+        {
             match ids {
                 serde_json::Value::Number(n) => eos.extend(n.as_u64().map(|v| v as u32)),
-                serde_json::Value::Array(list) => eos.extend(list.iter().filter_map(|v| v.as_u64()).map(|v| v as u32)),
+                serde_json::Value::Array(list) => {
+                    eos.extend(list.iter().filter_map(|v| v.as_u64()).map(|v| v as u32))
+                }
                 _ => {}
             }
         }
@@ -282,18 +302,24 @@ impl ModelSource {
             .ok_or_else(|| Error::model(&index_path, "no \"weight_map\" object"))?;
         let mut names = BTreeSet::new();
         for file in map.values() {
-            let file = file
-                .as_str()
-                .ok_or_else(|| Error::model(&index_path, "weight_map holds a non-string file name"))?;
+            let file = file.as_str().ok_or_else(|| {
+                Error::model(&index_path, "weight_map holds a non-string file name")
+            })?;
             if file.contains('/') || file.contains('\\') || file.starts_with("..") {
-                return Err(Error::model(&index_path, format!("weight_map names a file outside the folder: {file}")));
+                return Err(Error::model(
+                    &index_path,
+                    format!("weight_map names a file outside the folder: {file}"),
+                ));
             }
             names.insert(file.to_string());
         }
         let files: Vec<PathBuf> = names.into_iter().map(|n| dir.join(n)).collect();
         for file in &files {
             if !file.exists() {
-                return Err(Error::model(file, "listed in model.safetensors.index.json but missing"));
+                return Err(Error::model(
+                    file,
+                    "listed in model.safetensors.index.json but missing",
+                ));
             }
         }
         Ok(files)
@@ -318,10 +344,13 @@ impl ModelSource {
                 None
             };
             if let Some(heads) = unpermute_heads {
-                if shape.len() != 2 || shape[0] % (2 * heads) != 0 {
+                if shape.len() != 2 || !shape[0].is_multiple_of(2 * heads) {
                     return Err(Error::model(
                         path,
-                        format!("tensor {}: shape {shape:?} cannot be split into {heads} heads", t.name),
+                        format!(
+                            "tensor {}: shape {shape:?} cannot be split into {heads} heads",
+                            t.name
+                        ),
                     ));
                 }
             }
@@ -334,7 +363,10 @@ impl ModelSource {
                 unpermute_heads,
             };
             if tensors.insert(name.clone(), entry).is_some() {
-                return Err(Error::model(path, format!("tensor {} appears twice", t.name)));
+                return Err(Error::model(
+                    path,
+                    format!("tensor {} appears twice", t.name),
+                ));
             }
         }
         let token = |key: &str| -> Option<String> {
@@ -348,7 +380,10 @@ impl ModelSource {
         let bos_token = token("tokenizer.ggml.bos_token_id");
         let eos_token = token("tokenizer.ggml.eos_token_id");
         let mut eos: BTreeSet<u32> = config.eos_token_ids.iter().copied().collect();
-        if let Some(id) = gguf.get("tokenizer.ggml.eot_token_id").and_then(|v| v.as_u64()) {
+        if let Some(id) = gguf
+            .get("tokenizer.ggml.eot_token_id")
+            .and_then(|v| v.as_u64())
+        {
             eos.insert(id as u32);
         }
         Ok(ModelSource {
@@ -495,7 +530,11 @@ mod tests {
 
     #[test]
     fn names_map_both_ways() {
-        for hf in ["model.embed_tokens.weight", "model.layers.17.mlp.down_proj.weight", "lm_head.weight"] {
+        for hf in [
+            "model.embed_tokens.weight",
+            "model.layers.17.mlp.down_proj.weight",
+            "lm_head.weight",
+        ] {
             assert_eq!(hf_name(&gguf_name(hf).unwrap()).unwrap(), hf);
         }
         assert_eq!(hf_name("rope_freqs.weight"), None);

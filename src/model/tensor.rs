@@ -101,7 +101,7 @@ impl DType {
     /// Bytes holding `elements`, or None when they do not fill whole blocks or overflow.
     pub fn bytes_for(self, elements: u64) -> Option<u64> {
         let (per_block, block_bytes) = self.block();
-        if elements % per_block != 0 {
+        if !elements.is_multiple_of(per_block) {
             return None;
         }
         (elements / per_block).checked_mul(block_bytes)

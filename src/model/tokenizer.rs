@@ -105,7 +105,10 @@ impl TextStream {
         self.ids.push(id);
         let before = tokenizer.decode(&self.ids[self.prefix..self.read], false)?;
         let after = tokenizer.decode(&self.ids[self.prefix..], false)?;
-        if after.len() > before.len() && !after.ends_with('\u{FFFD}') && after.is_char_boundary(before.len()) {
+        if after.len() > before.len()
+            && !after.ends_with('\u{FFFD}')
+            && after.is_char_boundary(before.len())
+        {
             let piece = after[before.len()..].to_string();
             self.prefix = self.read;
             self.read = self.ids.len();
@@ -144,15 +147,17 @@ pub fn tokenizer_json_from_gguf(gguf: &GgufFile) -> Result<Value> {
     }
     let tokens = gguf.strings("tokenizer.ggml.tokens")?;
     let merges = gguf.strings("tokenizer.ggml.merges")?;
-    let types: Vec<i64> = match gguf.get("tokenizer.ggml.token_type").and_then(|v| v.as_array()) {
+    let types: Vec<i64> = match gguf
+        .get("tokenizer.ggml.token_type")
+        .and_then(|v| v.as_array())
+    {
         Some(values) => values
             .iter()
             .map(|v| match v {
                 crate::model::gguf::Value::I32(t) => Ok(i64::from(*t)),
-                other => other
-                    .as_u64()
-                    .map(|t| t as i64)
-                    .ok_or_else(|| Error::model(path, "tokenizer.ggml.token_type holds a non-integer")),
+                other => other.as_u64().map(|t| t as i64).ok_or_else(|| {
+                    Error::model(path, "tokenizer.ggml.token_type holds a non-integer")
+                }),
             })
             .collect::<Result<_>>()?,
         None => vec![1; tokens.len()],
@@ -160,14 +165,21 @@ pub fn tokenizer_json_from_gguf(gguf: &GgufFile) -> Result<Value> {
     if types.len() != tokens.len() {
         return Err(Error::model(
             path,
-            format!("tokenizer.ggml.token_type has {} entries for {} tokens", types.len(), tokens.len()),
+            format!(
+                "tokenizer.ggml.token_type has {} entries for {} tokens",
+                types.len(),
+                tokens.len()
+            ),
         ));
     }
     let mut vocab = serde_json::Map::with_capacity(tokens.len());
     let mut added = Vec::new();
     for (id, (token, kind)) in tokens.iter().zip(&types).enumerate() {
         if vocab.insert(token.to_string(), json!(id)).is_some() {
-            return Err(Error::model(path, format!("tokenizer.ggml.tokens lists {token:?} twice")));
+            return Err(Error::model(
+                path,
+                format!("tokenizer.ggml.tokens lists {token:?} twice"),
+            ));
         }
         // 3: control tokens, 4: user-defined ones; both are matched whole in text.
         if *kind == 3 || *kind == 4 {
@@ -177,13 +189,12 @@ pub fn tokenizer_json_from_gguf(gguf: &GgufFile) -> Result<Value> {
             }));
         }
     }
-    let byte_level = |use_regex: bool| {
-        json!({"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": use_regex})
-    };
-    let split = |pattern: &str| {
-        json!({"type": "Split", "pattern": {"Regex": pattern}, "behavior": "Isolated", "invert": false})
-    };
-    let pre = gguf.get("tokenizer.ggml.pre").and_then(|v| v.as_str()).unwrap_or("default");
+    let byte_level = |use_regex: bool| json!({"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": use_regex});
+    let split = |pattern: &str| json!({"type": "Split", "pattern": {"Regex": pattern}, "behavior": "Isolated", "invert": false});
+    let pre = gguf
+        .get("tokenizer.ggml.pre")
+        .and_then(|v| v.as_str())
+        .unwrap_or("default");
     let pre_tokenizer = match pre {
         "default" | "gpt2" | "gpt-2" => byte_level(true),
         "smollm" => json!({"type": "Sequence", "pretokenizers": [
@@ -198,12 +209,20 @@ pub fn tokenizer_json_from_gguf(gguf: &GgufFile) -> Result<Value> {
             ))
         }
     };
-    let add_bos = gguf.get("tokenizer.ggml.add_bos_token").and_then(|v| v.as_bool()).unwrap_or(false);
-    let bos = gguf.get("tokenizer.ggml.bos_token_id").and_then(|v| v.as_u64());
+    let add_bos = gguf
+        .get("tokenizer.ggml.add_bos_token")
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false);
+    let bos = gguf
+        .get("tokenizer.ggml.bos_token_id")
+        .and_then(|v| v.as_u64());
     let post_processor = match (add_bos, bos) {
         (true, Some(bos_id)) => {
             let bos_token = tokens.get(bos_id as usize).ok_or_else(|| {
-                Error::model(path, format!("tokenizer.ggml.bos_token_id {bos_id} is outside the vocabulary"))
+                Error::model(
+                    path,
+                    format!("tokenizer.ggml.bos_token_id {bos_id} is outside the vocabulary"),
+                )
             })?;
             json!({
                 "type": "TemplateProcessing",
@@ -213,7 +232,9 @@ pub fn tokenizer_json_from_gguf(gguf: &GgufFile) -> Result<Value> {
                 "special_tokens": {bos_token.to_string(): {"id": bos_token, "ids": [bos_id], "tokens": [bos_token]}},
             })
         }
-        _ => json!({"type": "ByteLevel", "add_prefix_space": true, "trim_offsets": false, "use_regex": true}),
+        _ => {
+            json!({"type": "ByteLevel", "add_prefix_space": true, "trim_offsets": false, "use_regex": true})
+        }
     };
     Ok(json!({
         "version": "1.0",

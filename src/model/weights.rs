@@ -28,7 +28,11 @@ pub struct GpuWeights {
 
 impl GpuWeights {
     /// Uploads every tensor; `progress(done, total)` is called after each layer.
-    pub fn upload(gpu: &Gpu, source: &ModelSource, mut progress: impl FnMut(usize, usize)) -> Result<GpuWeights> {
+    pub fn upload(
+        gpu: &Gpu,
+        source: &ModelSource,
+        mut progress: impl FnMut(usize, usize),
+    ) -> Result<GpuWeights> {
         let c = &source.config;
         let d = c.hidden_size as u32;
         let matrix = |label: &str, names: &[String], rows: usize, cols: u32| -> Result<GpuMatrix> {
@@ -38,16 +42,27 @@ impl GpuWeights {
             }
             GpuMatrix::from_f32(gpu, label, rows as u32, cols, &data)
         };
-        let vector = |name: &str| -> Result<StorageBuffer> { StorageBuffer::from_slice(gpu, name, &source.f32(name)?) };
+        let vector = |name: &str| -> Result<StorageBuffer> {
+            StorageBuffer::from_slice(gpu, name, &source.f32(name)?)
+        };
 
         let total = c.num_layers + 2;
         let embed_name = "model.embed_tokens.weight".to_string();
-        let embed = matrix(&embed_name, std::slice::from_ref(&embed_name), c.vocab_size, d)?;
+        let embed = matrix(
+            &embed_name,
+            std::slice::from_ref(&embed_name),
+            c.vocab_size,
+            d,
+        )?;
         progress(1, total);
         let mut layers = Vec::with_capacity(c.num_layers);
         for l in 0..c.num_layers {
             let p = |s: &str| format!("model.layers.{l}.{s}");
-            let qkv_names = [p("self_attn.q_proj.weight"), p("self_attn.k_proj.weight"), p("self_attn.v_proj.weight")];
+            let qkv_names = [
+                p("self_attn.q_proj.weight"),
+                p("self_attn.k_proj.weight"),
+                p("self_attn.v_proj.weight"),
+            ];
             let qkv_bias = if c.qkv_bias {
                 let mut bias = source.f32(&p("self_attn.q_proj.bias"))?;
                 bias.extend(source.f32(&p("self_attn.k_proj.bias"))?);
@@ -60,7 +75,12 @@ impl GpuWeights {
                 attn_norm: vector(&p("input_layernorm.weight"))?,
                 qkv: matrix(&p("qkv"), &qkv_names, c.qkv_dim(), d)?,
                 qkv_bias,
-                o: matrix(&p("o_proj"), &[p("self_attn.o_proj.weight")], c.hidden_size, c.q_dim() as u32)?,
+                o: matrix(
+                    &p("o_proj"),
+                    &[p("self_attn.o_proj.weight")],
+                    c.hidden_size,
+                    c.q_dim() as u32,
+                )?,
                 ffn_norm: vector(&p("post_attention_layernorm.weight"))?,
                 gate_up: matrix(
                     &p("gate_up"),
@@ -68,7 +88,12 @@ impl GpuWeights {
                     2 * c.intermediate_size,
                     d,
                 )?,
-                down: matrix(&p("down_proj"), &[p("mlp.down_proj.weight")], c.hidden_size, c.intermediate_size as u32)?,
+                down: matrix(
+                    &p("down_proj"),
+                    &[p("mlp.down_proj.weight")],
+                    c.hidden_size,
+                    c.intermediate_size as u32,
+                )?,
             });
             progress(l + 2, total);
         }
@@ -108,6 +133,9 @@ impl GpuWeights {
                     + l.down.bytes()
             })
             .sum();
-        self.embed.bytes() + layers + self.final_norm.bytes + self.lm_head.as_ref().map_or(0, |m| m.bytes())
+        self.embed.bytes()
+            + layers
+            + self.final_norm.bytes
+            + self.lm_head.as_ref().map_or(0, |m| m.bytes())
     }
 }

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod reference;
+pub mod tiny_model;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -13,14 +14,20 @@ pub fn gpu() -> &'static Gpu {
     static GPU: OnceLock<Gpu> = OnceLock::new();
     GPU.get_or_init(|| {
         let gpu = Gpu::new(&GpuOptions::default()).expect("no GPU adapter for the tests");
-        eprintln!("tests run on {}", shaderlm::gpu::adapter::describe(&gpu.info));
+        eprintln!(
+            "tests run on {}",
+            shaderlm::gpu::adapter::describe(&gpu.info)
+        );
         gpu
     })
 }
 
 /// A fresh seed per run (SHADERLM_TEST_SEED repeats one); failures print it.
 pub fn seed() -> u64 {
-    if let Some(seed) = std::env::var("SHADERLM_TEST_SEED").ok().and_then(|s| s.parse().ok()) {
+    if let Some(seed) = std::env::var("SHADERLM_TEST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+    {
         return seed;
     }
     let nanos = std::time::SystemTime::now()

@@ -1,7 +1,14 @@
 //! Plain CPU references, accumulating in f64. They share no code with the kernels.
 
 /// y[m, n] = sum_k x[m, k] * w[n, k] (+ bias[n])
-pub fn matmul(x: &[f32], w: &[f32], bias: Option<&[f32]>, m: usize, n: usize, k: usize) -> Vec<f64> {
+pub fn matmul(
+    x: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+    m: usize,
+    n: usize,
+    k: usize,
+) -> Vec<f64> {
     let mut y = vec![0.0f64; m * n];
     for i in 0..m {
         for j in 0..n {
@@ -23,7 +30,11 @@ pub fn rmsnorm(x: &[f32], weight: &[f32], cols: usize, eps: f64) -> Vec<f64> {
     for row in x.chunks(cols) {
         let mean_sq = row.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>() / cols as f64;
         let scale = 1.0 / (mean_sq + eps).sqrt();
-        y.extend(row.iter().zip(weight).map(|(&v, &w)| f64::from(v) * scale * f64::from(w)));
+        y.extend(
+            row.iter()
+                .zip(weight)
+                .map(|(&v, &w)| f64::from(v) * scale * f64::from(w)),
+        );
     }
     y
 }
@@ -31,7 +42,9 @@ pub fn rmsnorm(x: &[f32], weight: &[f32], cols: usize, eps: f64) -> Vec<f64> {
 pub fn softmax(x: &[f32], cols: usize) -> Vec<f64> {
     let mut y = Vec::with_capacity(x.len());
     for row in x.chunks(cols) {
-        let max = row.iter().fold(f64::NEG_INFINITY, |m, &v| m.max(f64::from(v)));
+        let max = row
+            .iter()
+            .fold(f64::NEG_INFINITY, |m, &v| m.max(f64::from(v)));
         let exps: Vec<f64> = row.iter().map(|&v| (f64::from(v) - max).exp()).collect();
         let sum: f64 = exps.iter().sum();
         y.extend(exps.iter().map(|e| e / sum));
@@ -58,6 +71,7 @@ pub fn rope_head(x: &mut [f64], pos: usize, theta: f64) {
 
 /// Causal GQA attention. q: [t, n_heads, d] for positions start..start+t; k, v:
 /// [positions, n_kv_heads, d] holding at least start + t positions. Returns [t, n_heads, d].
+#[allow(clippy::too_many_arguments)]
 pub fn attention(
     q: &[f64],
     k: &[f64],
@@ -96,4 +110,128 @@ pub fn attention(
         }
     }
     out
+}
+
+/// Hyper-parameters of the reference Llama forward pass.
+#[derive(Debug, Clone)]
+pub struct LlamaShape {
+    pub hidden: usize,
+    pub intermediate: usize,
+    pub layers: usize,
+    pub heads: usize,
+    pub kv_heads: usize,
+    pub vocab: usize,
+    pub theta: f64,
+    pub eps: f64,
+    pub tied: bool,
+    pub qkv_bias: bool,
+}
+
+/// A plain Llama forward pass over a whole token sequence, f64 throughout, no KV cache:
+/// returns the logits of every position. `w` maps Hugging Face tensor names to f32 data.
+pub fn llama_forward(
+    s: &LlamaShape,
+    w: &std::collections::HashMap<String, Vec<f32>>,
+    tokens: &[u32],
+) -> Vec<Vec<f64>> {
+    let d = s.hidden;
+    let hd = d / s.heads;
+    let kv_dim = s.kv_heads * hd;
+    let t_len = tokens.len();
+    let get = |name: &str| -> &Vec<f32> { w.get(name).unwrap_or_else(|| panic!("missing {name}")) };
+    let linear = |x: &[f64], name: &str, out: usize, bias: Option<&str>| -> Vec<f64> {
+        let m = get(name);
+        let inp = x.len();
+        (0..out)
+            .map(|o| {
+                let row = &m[o * inp..(o + 1) * inp];
+                let b = bias.map_or(0.0, |b| f64::from(get(b)[o]));
+                row.iter()
+                    .zip(x)
+                    .map(|(&a, &v)| f64::from(a) * v)
+                    .sum::<f64>()
+                    + b
+            })
+            .collect()
+    };
+    let norm = |x: &[f64], name: &str| -> Vec<f64> {
+        let g = get(name);
+        let ms = x.iter().map(|v| v * v).sum::<f64>() / x.len() as f64;
+        let scale = 1.0 / (ms + s.eps).sqrt();
+        x.iter()
+            .zip(g)
+            .map(|(v, &g)| v * scale * f64::from(g))
+            .collect()
+    };
+    let embed = get("model.embed_tokens.weight");
+    let mut x: Vec<Vec<f64>> = tokens
+        .iter()
+        .map(|&t| {
+            embed[t as usize * d..(t as usize + 1) * d]
+                .iter()
+                .map(|&v| f64::from(v))
+                .collect()
+        })
+        .collect();
+    for l in 0..s.layers {
+        let p = |n: &str| format!("model.layers.{l}.{n}");
+        let bias = |n: &str| s.qkv_bias.then(|| p(n));
+        let mut q_all = Vec::new();
+        let mut k_all = Vec::new();
+        let mut v_all = Vec::new();
+        for (pos, xt) in x.iter().enumerate() {
+            let h = norm(xt, &p("input_layernorm.weight"));
+            let mut q = linear(
+                &h,
+                &p("self_attn.q_proj.weight"),
+                d,
+                bias("self_attn.q_proj.bias").as_deref(),
+            );
+            let mut k = linear(
+                &h,
+                &p("self_attn.k_proj.weight"),
+                kv_dim,
+                bias("self_attn.k_proj.bias").as_deref(),
+            );
+            let v = linear(
+                &h,
+                &p("self_attn.v_proj.weight"),
+                kv_dim,
+                bias("self_attn.v_proj.bias").as_deref(),
+            );
+            for head in q.chunks_mut(hd) {
+                rope_head(head, pos, s.theta);
+            }
+            for head in k.chunks_mut(hd) {
+                rope_head(head, pos, s.theta);
+            }
+            q_all.extend(q);
+            k_all.extend(k);
+            v_all.extend(v);
+        }
+        let attn = attention(&q_all, &k_all, &v_all, t_len, 0, s.heads, s.kv_heads, hd);
+        for (pos, xt) in x.iter_mut().enumerate() {
+            let o = linear(
+                &attn[pos * d..(pos + 1) * d],
+                &p("self_attn.o_proj.weight"),
+                d,
+                None,
+            );
+            xt.iter_mut().zip(&o).for_each(|(a, b)| *a += b);
+            let h = norm(xt, &p("post_attention_layernorm.weight"));
+            let g = linear(&h, &p("mlp.gate_proj.weight"), s.intermediate, None);
+            let u = linear(&h, &p("mlp.up_proj.weight"), s.intermediate, None);
+            let m: Vec<f64> = g.iter().zip(&u).map(|(&g, &u)| silu(g) * u).collect();
+            let down = linear(&m, &p("mlp.down_proj.weight"), d, None);
+            xt.iter_mut().zip(&down).for_each(|(a, b)| *a += b);
+        }
+    }
+    let head = if s.tied {
+        "model.embed_tokens.weight"
+    } else {
+        "lm_head.weight"
+    };
+    x.iter()
+        .map(|xt| linear(&norm(xt, "model.norm.weight"), head, s.vocab, None))
+        .collect()
 }

@@ -24,7 +24,15 @@ fn check(case: Case) {
     let gpu = common::gpu();
     let seed = common::seed();
     let mut rng = common::rng(seed);
-    let Case { n_heads, n_kv_heads, head_dim: d, n_tokens, past, sequence, scale } = case;
+    let Case {
+        n_heads,
+        n_kv_heads,
+        head_dim: d,
+        n_tokens,
+        past,
+        sequence,
+        scale,
+    } = case;
     let kv_dim = n_kv_heads * d;
     let ctx = past + n_tokens + 5;
     let sequences = sequence + 1;
@@ -47,7 +55,16 @@ fn check(case: Case) {
         out_stride: (n_heads * d) as u32,
     };
     let mut arena = ParamArena::new(gpu, 1).unwrap();
-    let attention = Attention::new(gpu, &mut arena, &q_gpu.buffer, &k_gpu.buffer, &v_gpu.buffer, &out_gpu.buffer, shape).unwrap();
+    let attention = Attention::new(
+        gpu,
+        &mut arena,
+        &q_gpu.buffer,
+        &k_gpu.buffer,
+        &v_gpu.buffer,
+        &out_gpu.buffer,
+        shape,
+    )
+    .unwrap();
     let first_cache_row = (sequence * ctx) as u32;
     run(gpu, &mut arena, "attention test", |rec| {
         attention.encode(rec, n_tokens as u32, past as u32, first_cache_row)
@@ -55,11 +72,23 @@ fn check(case: Case) {
     .unwrap();
 
     let q_packed: Vec<f64> = (0..n_tokens)
-        .flat_map(|t| q[t * q_stride..][..n_heads * d].iter().map(|&x| f64::from(x)))
+        .flat_map(|t| {
+            q[t * q_stride..][..n_heads * d]
+                .iter()
+                .map(|&x| f64::from(x))
+        })
         .collect();
-    let seq_k: Vec<f64> = k[sequence * ctx * kv_dim..][..ctx * kv_dim].iter().map(|&x| f64::from(x)).collect();
-    let seq_v: Vec<f64> = v[sequence * ctx * kv_dim..][..ctx * kv_dim].iter().map(|&x| f64::from(x)).collect();
-    let expected = reference::attention(&q_packed, &seq_k, &seq_v, n_tokens, past, n_heads, n_kv_heads, d);
+    let seq_k: Vec<f64> = k[sequence * ctx * kv_dim..][..ctx * kv_dim]
+        .iter()
+        .map(|&x| f64::from(x))
+        .collect();
+    let seq_v: Vec<f64> = v[sequence * ctx * kv_dim..][..ctx * kv_dim]
+        .iter()
+        .map(|&x| f64::from(x))
+        .collect();
+    let expected = reference::attention(
+        &q_packed, &seq_k, &seq_v, n_tokens, past, n_heads, n_kv_heads, d,
+    );
     let out = out_gpu.read_f32(gpu).unwrap();
     let what = format!(
         "attention heads={n_heads}/{n_kv_heads} head_dim={d} tokens={n_tokens} past={past} sequence={sequence} scale={scale}"
@@ -71,7 +100,15 @@ fn check(case: Case) {
 fn attention_decode_over_1_to_300_cached_positions() {
     for (n_heads, n_kv_heads) in [(4, 4), (9, 3)] {
         for past in [0, 1, 2, 63, 64, 65, 150, 299] {
-            check(Case { n_heads, n_kv_heads, head_dim: 64, n_tokens: 1, past, sequence: 0, scale: 1.0 });
+            check(Case {
+                n_heads,
+                n_kv_heads,
+                head_dim: 64,
+                n_tokens: 1,
+                past,
+                sequence: 0,
+                scale: 1.0,
+            });
         }
     }
 }
@@ -81,7 +118,15 @@ fn attention_prefill_blocks_of_1_7_and_64() {
     for (n_heads, n_kv_heads) in [(4, 4), (9, 3)] {
         for n_tokens in [1, 7, 64] {
             for past in [0, 5, 236] {
-                check(Case { n_heads, n_kv_heads, head_dim: 64, n_tokens, past, sequence: 0, scale: 1.0 });
+                check(Case {
+                    n_heads,
+                    n_kv_heads,
+                    head_dim: 64,
+                    n_tokens,
+                    past,
+                    sequence: 0,
+                    scale: 1.0,
+                });
             }
         }
     }
@@ -89,13 +134,45 @@ fn attention_prefill_blocks_of_1_7_and_64() {
 
 #[test]
 fn attention_head_dim_128_and_a_second_sequence() {
-    check(Case { n_heads: 6, n_kv_heads: 2, head_dim: 128, n_tokens: 7, past: 100, sequence: 1, scale: 1.0 });
-    check(Case { n_heads: 3, n_kv_heads: 3, head_dim: 128, n_tokens: 1, past: 300, sequence: 2, scale: 1.0 });
-    check(Case { n_heads: 2, n_kv_heads: 1, head_dim: 80, n_tokens: 3, past: 17, sequence: 0, scale: 1.0 });
+    check(Case {
+        n_heads: 6,
+        n_kv_heads: 2,
+        head_dim: 128,
+        n_tokens: 7,
+        past: 100,
+        sequence: 1,
+        scale: 1.0,
+    });
+    check(Case {
+        n_heads: 3,
+        n_kv_heads: 3,
+        head_dim: 128,
+        n_tokens: 1,
+        past: 300,
+        sequence: 2,
+        scale: 1.0,
+    });
+    check(Case {
+        n_heads: 2,
+        n_kv_heads: 1,
+        head_dim: 80,
+        n_tokens: 3,
+        past: 17,
+        sequence: 0,
+        scale: 1.0,
+    });
 }
 
 #[test]
 fn attention_softmax_stays_stable_for_long_rows_and_large_scores() {
     // Scores of several hundred: exp would overflow without the running maximum.
-    check(Case { n_heads: 2, n_kv_heads: 1, head_dim: 64, n_tokens: 3, past: 2000, sequence: 0, scale: 4.0 });
+    check(Case {
+        n_heads: 2,
+        n_kv_heads: 1,
+        head_dim: 64,
+        n_tokens: 3,
+        past: 2000,
+        sequence: 0,
+        scale: 4.0,
+    });
 }

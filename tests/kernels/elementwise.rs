@@ -21,15 +21,26 @@ fn check_embedding(vocab: usize, cols: usize, n_tokens: usize, shard_bytes: Opti
     let seed = common::seed();
     let mut rng = common::rng(seed);
     let table = random_vec(&mut rng, vocab * cols, 1.0);
-    let mut ids: Vec<u32> = (0..n_tokens).map(|_| rng.random_range(0..vocab as u32)).collect();
+    let mut ids: Vec<u32> = (0..n_tokens)
+        .map(|_| rng.random_range(0..vocab as u32))
+        .collect();
     ids[0] = vocab as u32 - 1; // the last row, in the last shard
     let limit = shard_bytes.unwrap_or(gpu.max_binding_bytes());
-    let table_gpu = GpuMatrix::from_f32_sharded(gpu, "table", vocab as u32, cols as u32, &table, limit).unwrap();
+    let table_gpu =
+        GpuMatrix::from_f32_sharded(gpu, "table", vocab as u32, cols as u32, &table, limit)
+            .unwrap();
     let ids_gpu = StorageBuffer::from_slice(gpu, "ids", &ids).unwrap();
     let out_gpu = StorageBuffer::new(gpu, "out", (n_tokens * cols * 4) as u64).unwrap();
     out_gpu.fill_f32(gpu, f32::NAN);
     let mut arena = ParamArena::new(gpu, 512).unwrap();
-    let embedding = Embedding::new(gpu, &mut arena, &table_gpu, &ids_gpu.buffer, &out_gpu.buffer).unwrap();
+    let embedding = Embedding::new(
+        gpu,
+        &mut arena,
+        &table_gpu,
+        &ids_gpu.buffer,
+        &out_gpu.buffer,
+    )
+    .unwrap();
     run(gpu, &mut arena, "embedding test", |rec| {
         embedding.encode(rec, n_tokens as u32)
     })
@@ -39,7 +50,10 @@ fn check_embedding(vocab: usize, cols: usize, n_tokens: usize, shard_bytes: Opti
         .flat_map(|&id| to_f64(&table[id as usize * cols..][..cols]))
         .collect();
     let out = out_gpu.read_f32(gpu).unwrap();
-    let what = format!("embedding vocab={vocab} cols={cols} tokens={n_tokens} shards={}", table_gpu.shards.len());
+    let what = format!(
+        "embedding vocab={vocab} cols={cols} tokens={n_tokens} shards={}",
+        table_gpu.shards.len()
+    );
     assert_close(&out, &expected, 0.0, seed, &what);
 }
 
@@ -67,7 +81,16 @@ fn check_rope(n_tokens: usize, n_heads: usize, head_dim: usize, row_stride: usiz
     let table_gpu = StorageBuffer::from_slice(gpu, "rope table", &table).unwrap();
     let qk_gpu = StorageBuffer::from_slice(gpu, "qk", &x).unwrap();
     let mut arena = ParamArena::new(gpu, 1).unwrap();
-    let rope = Rope::new(gpu, &mut arena, &table_gpu, &qk_gpu.buffer, n_heads as u32, head_dim as u32, row_stride as u32).unwrap();
+    let rope = Rope::new(
+        gpu,
+        &mut arena,
+        &table_gpu,
+        &qk_gpu.buffer,
+        n_heads as u32,
+        head_dim as u32,
+        row_stride as u32,
+    )
+    .unwrap();
     run(gpu, &mut arena, "rope test", |rec| {
         rope.encode(rec, n_tokens as u32, start as u32)
     })
@@ -131,8 +154,20 @@ fn kv_write_places_rows_at_their_positions() {
             v_expected[(start + t) * kv_dim + e] = f64::from(src[t * stride + q_dim + kv_dim + e]);
         }
     }
-    assert_close(&k_gpu.read_f32(gpu).unwrap(), &k_expected, 0.0, seed, "kv write: K cache");
-    assert_close(&v_gpu.read_f32(gpu).unwrap(), &v_expected, 0.0, seed, "kv write: V cache");
+    assert_close(
+        &k_gpu.read_f32(gpu).unwrap(),
+        &k_expected,
+        0.0,
+        seed,
+        "kv write: K cache",
+    );
+    assert_close(
+        &v_gpu.read_f32(gpu).unwrap(),
+        &v_expected,
+        0.0,
+        seed,
+        "kv write: V cache",
+    );
 }
 
 #[test]
@@ -146,8 +181,20 @@ fn swiglu_matches_reference() {
         let out_gpu = StorageBuffer::new(gpu, "out", (n_tokens * cols * 4) as u64).unwrap();
         out_gpu.fill_f32(gpu, f32::NAN);
         let mut arena = ParamArena::new(gpu, 1).unwrap();
-        let op = SwiGlu::new(gpu, &mut arena, &in_gpu.buffer, &out_gpu.buffer, cols as u32, 2 * cols as u32, cols as u32).unwrap();
-        run(gpu, &mut arena, "swiglu test", |rec| op.encode(rec, n_tokens as u32)).unwrap();
+        let op = SwiGlu::new(
+            gpu,
+            &mut arena,
+            &in_gpu.buffer,
+            &out_gpu.buffer,
+            cols as u32,
+            2 * cols as u32,
+            cols as u32,
+        )
+        .unwrap();
+        run(gpu, &mut arena, "swiglu test", |rec| {
+            op.encode(rec, n_tokens as u32)
+        })
+        .unwrap();
         let mut expected = Vec::new();
         for t in 0..n_tokens {
             for j in 0..cols {
@@ -157,7 +204,13 @@ fn swiglu_matches_reference() {
             }
         }
         let out = out_gpu.read_f32(gpu).unwrap();
-        assert_close(&out, &expected, TOLERANCE, seed, &format!("swiglu tokens={n_tokens} cols={cols}"));
+        assert_close(
+            &out,
+            &expected,
+            TOLERANCE,
+            seed,
+            &format!("swiglu tokens={n_tokens} cols={cols}"),
+        );
     }
 }
 
@@ -174,7 +227,17 @@ fn add_matches_reference() {
         let mut arena = ParamArena::new(gpu, 1).unwrap();
         let add = Add::new(gpu, &mut arena, &y_gpu.buffer, &x_gpu.buffer).unwrap();
         run(gpu, &mut arena, "add test", |rec| add.encode(rec, n as u32)).unwrap();
-        let expected: Vec<f64> = x.iter().zip(&y).map(|(&a, &b)| f64::from(a) + f64::from(b)).collect();
-        assert_close(&x_gpu.read_f32(gpu).unwrap(), &expected, TOLERANCE, seed, &format!("add n={n}"));
+        let expected: Vec<f64> = x
+            .iter()
+            .zip(&y)
+            .map(|(&a, &b)| f64::from(a) + f64::from(b))
+            .collect();
+        assert_close(
+            &x_gpu.read_f32(gpu).unwrap(),
+            &expected,
+            TOLERANCE,
+            seed,
+            &format!("add n={n}"),
+        );
     }
 }

@@ -10,7 +10,14 @@ use shaderlm::kernels::{run, GpuMatrix};
 const TOLERANCE: f64 = 1e-5;
 
 /// Runs the matvec on row `x_row` of an [x_rows, k] input and compares with the reference.
-fn check_matvec(n: usize, k: usize, x_rows: usize, bias: bool, accumulate: bool, shard_bytes: Option<u64>) {
+fn check_matvec(
+    n: usize,
+    k: usize,
+    x_rows: usize,
+    bias: bool,
+    accumulate: bool,
+    shard_bytes: Option<u64>,
+) {
     let gpu = common::gpu();
     let seed = common::seed();
     let mut rng = common::rng(seed);
@@ -23,7 +30,10 @@ fn check_matvec(n: usize, k: usize, x_rows: usize, bias: bool, accumulate: bool,
     let limit = shard_bytes.unwrap_or(gpu.max_binding_bytes());
     let w_gpu = GpuMatrix::from_f32_sharded(gpu, "w", n as u32, k as u32, &w, limit).unwrap();
     if let Some(limit) = shard_bytes {
-        assert!(w_gpu.shards.len() as u64 >= (n * k * 4) as u64 / limit, "expected shards");
+        assert!(
+            w_gpu.shards.len() as u64 >= (n * k * 4) as u64 / limit,
+            "expected shards"
+        );
     }
     let x_gpu = StorageBuffer::from_slice(gpu, "x", &x).unwrap();
     let b_gpu = StorageBuffer::from_slice(gpu, "bias", &b).unwrap();
@@ -36,7 +46,16 @@ fn check_matvec(n: usize, k: usize, x_rows: usize, bias: bool, accumulate: bool,
 
     let mut arena = ParamArena::new(gpu, 512).unwrap();
     let bias_buffer = bias.then_some(&b_gpu.buffer);
-    let matvec = MatVec::new(gpu, &mut arena, &w_gpu, &x_gpu.buffer, bias_buffer, &y_gpu.buffer, accumulate).unwrap();
+    let matvec = MatVec::new(
+        gpu,
+        &mut arena,
+        &w_gpu,
+        &x_gpu.buffer,
+        bias_buffer,
+        &y_gpu.buffer,
+        accumulate,
+    )
+    .unwrap();
     run(gpu, &mut arena, "matvec test", |rec| {
         matvec.encode(rec, x_row as u32)
     })
@@ -45,13 +64,26 @@ fn check_matvec(n: usize, k: usize, x_rows: usize, bias: bool, accumulate: bool,
 
     let mut expected = reference::matmul(&x[x_row * k..], &w, bias.then_some(&b), 1, n, k);
     if accumulate {
-        expected.iter_mut().zip(&y0).for_each(|(e, &y)| *e += f64::from(y));
+        expected
+            .iter_mut()
+            .zip(&y0)
+            .for_each(|(e, &y)| *e += f64::from(y));
     }
-    let what = format!("matvec n={n} k={k} bias={bias} accumulate={accumulate} shards={}", w_gpu.shards.len());
+    let what = format!(
+        "matvec n={n} k={k} bias={bias} accumulate={accumulate} shards={}",
+        w_gpu.shards.len()
+    );
     assert_close(&out, &expected, TOLERANCE, seed, &what);
 }
 
-fn check_matmul(m: usize, n: usize, k: usize, bias: bool, accumulate: bool, shard_bytes: Option<u64>) {
+fn check_matmul(
+    m: usize,
+    n: usize,
+    k: usize,
+    bias: bool,
+    accumulate: bool,
+    shard_bytes: Option<u64>,
+) {
     let gpu = common::gpu();
     let seed = common::seed();
     let mut rng = common::rng(seed);
@@ -73,7 +105,16 @@ fn check_matmul(m: usize, n: usize, k: usize, bias: bool, accumulate: bool, shar
 
     let mut arena = ParamArena::new(gpu, 512).unwrap();
     let bias_buffer = bias.then_some(&b_gpu.buffer);
-    let matmul = MatMul::new(gpu, &mut arena, &w_gpu, &x_gpu.buffer, bias_buffer, &y_gpu.buffer, accumulate).unwrap();
+    let matmul = MatMul::new(
+        gpu,
+        &mut arena,
+        &w_gpu,
+        &x_gpu.buffer,
+        bias_buffer,
+        &y_gpu.buffer,
+        accumulate,
+    )
+    .unwrap();
     run(gpu, &mut arena, "matmul test", |rec| {
         matmul.encode(rec, m as u32)
     })
@@ -82,9 +123,15 @@ fn check_matmul(m: usize, n: usize, k: usize, bias: bool, accumulate: bool, shar
 
     let mut expected = reference::matmul(&x, &w, bias.then_some(&b), m, n, k);
     if accumulate {
-        expected.iter_mut().zip(&y0).for_each(|(e, &y)| *e += f64::from(y));
+        expected
+            .iter_mut()
+            .zip(&y0)
+            .for_each(|(e, &y)| *e += f64::from(y));
     }
-    let what = format!("matmul m={m} n={n} k={k} bias={bias} accumulate={accumulate} shards={}", w_gpu.shards.len());
+    let what = format!(
+        "matmul m={m} n={n} k={k} bias={bias} accumulate={accumulate} shards={}",
+        w_gpu.shards.len()
+    );
     assert_close(&out, &expected, TOLERANCE, seed, &what);
 }
 
@@ -154,7 +201,10 @@ fn matvec_over_128_mib_is_split_into_shards() {
     let cols = 576;
     assert!((rows * cols * 4) as u64 > 128 << 20);
     if gpu.max_binding_bytes() >= (rows * cols * 4) as u64 {
-        eprintln!("note: this adapter binds {} bytes at once; the matrix is still checked", gpu.max_binding_bytes());
+        eprintln!(
+            "note: this adapter binds {} bytes at once; the matrix is still checked",
+            gpu.max_binding_bytes()
+        );
     }
     check_matvec(rows, cols, 1, false, false, None);
 }

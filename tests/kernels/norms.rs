@@ -21,14 +21,29 @@ fn check_rmsnorm(rows: usize, cols: usize, first_row: usize) {
     let y_gpu = StorageBuffer::new(gpu, "y", (rows * cols * 4) as u64).unwrap();
     y_gpu.fill_f32(gpu, f32::NAN);
     let mut arena = ParamArena::new(gpu, 1).unwrap();
-    let norm = RmsNorm::new(gpu, &mut arena, &x_gpu.buffer, &w_gpu.buffer, &y_gpu.buffer, cols as u32, eps).unwrap();
+    let norm = RmsNorm::new(
+        gpu,
+        &mut arena,
+        &x_gpu.buffer,
+        &w_gpu.buffer,
+        &y_gpu.buffer,
+        cols as u32,
+        eps,
+    )
+    .unwrap();
     run(gpu, &mut arena, "rmsnorm test", |rec| {
         norm.encode(rec, rows as u32, first_row as u32)
     })
     .unwrap();
     let expected = reference::rmsnorm(&x[first_row * cols..], &weight, cols, f64::from(eps));
     let out = y_gpu.read_f32(gpu).unwrap();
-    assert_close(&out, &expected, TOLERANCE, seed, &format!("rmsnorm rows={rows} cols={cols} first_row={first_row}"));
+    assert_close(
+        &out,
+        &expected,
+        TOLERANCE,
+        seed,
+        &format!("rmsnorm rows={rows} cols={cols} first_row={first_row}"),
+    );
 }
 
 #[test]
@@ -58,10 +73,19 @@ fn check_softmax(rows: usize, cols: usize, scale: f32) {
     y_gpu.fill_f32(gpu, f32::NAN);
     let mut arena = ParamArena::new(gpu, 1).unwrap();
     let softmax = Softmax::new(gpu, &mut arena, &x_gpu.buffer, &y_gpu.buffer, cols as u32).unwrap();
-    run(gpu, &mut arena, "softmax test", |rec| softmax.encode(rec, rows as u32)).unwrap();
+    run(gpu, &mut arena, "softmax test", |rec| {
+        softmax.encode(rec, rows as u32)
+    })
+    .unwrap();
     let expected = reference::softmax(&x, cols);
     let out = y_gpu.read_f32(gpu).unwrap();
-    assert_close(&out, &expected, TOLERANCE, seed, &format!("softmax rows={rows} cols={cols} scale={scale}"));
+    assert_close(
+        &out,
+        &expected,
+        TOLERANCE,
+        seed,
+        &format!("softmax rows={rows} cols={cols} scale={scale}"),
+    );
 }
 
 #[test]
