@@ -51,7 +51,8 @@ impl Attention {
         out: &wgpu::Buffer,
         shape: AttentionShape,
     ) -> Result<Attention> {
-        if shape.head_dim == 0 || shape.head_dim > MAX_HEAD_DIM || !shape.head_dim.is_multiple_of(2) {
+        if shape.head_dim == 0 || shape.head_dim > MAX_HEAD_DIM || !shape.head_dim.is_multiple_of(2)
+        {
             return Err(Error::usage(format!(
                 "attention: head_dim {} is not supported (even, at most {MAX_HEAD_DIM})",
                 shape.head_dim

@@ -262,17 +262,18 @@ impl ModelConfig {
     pub fn from_gguf(gguf: &GgufFile) -> Result<ModelConfig> {
         let path = &gguf.path;
         let arch = gguf.str("general.architecture")?;
-        let architecture =
-            match arch {
-                "llama" => Architecture::Llama,
-                "qwen2" => Architecture::Qwen2,
-                other => return Err(Error::model(
+        let architecture = match arch {
+            "llama" => Architecture::Llama,
+            "qwen2" => Architecture::Qwen2,
+            other => {
+                return Err(Error::model(
                     path,
                     format!(
                         "GGUF architecture \"{other}\" is not supported (supported: llama, qwen2)"
                     ),
-                )),
-            };
+                ))
+            }
+        };
         let key = |k: &str| format!("{arch}.{k}");
         let int = |k: &str| -> Result<usize> {
             let v = gguf.u64(&key(k))?;

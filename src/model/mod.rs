@@ -18,6 +18,7 @@ use crate::gpu::Gpu;
 use chat::ChatTemplate;
 use forward::{RuntimeOptions, Transformer};
 use source::ModelSource;
+use std::io::IsTerminal;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
@@ -74,12 +75,16 @@ impl Model {
             None => None,
         };
         let verbose = options.verbose;
+        let terminal = std::io::stderr().is_terminal();
         let weights = GpuWeights::upload(&gpu, &source, |done, total| {
-            if verbose {
+            // A live counter on a terminal; one line when stderr is a file or pipe.
+            if verbose && terminal {
                 eprint!("\ruploading weights: {done}/{total}");
                 if done == total {
                     eprintln!();
                 }
+            } else if verbose && done == total {
+                eprintln!("uploaded weights ({total} groups)");
             }
         })?;
         let transformer = Transformer::new(gpu, config, weights, runtime)?;
