@@ -1,33 +1,107 @@
-// Embedding row gather: out[t, :] = table[ids[t], :] for the ids this shard holds.
-//
-// A large table is split into shards of whole rows; each shard's dispatch writes only the
-// tokens whose id falls in [first_row, first_row + shard_rows).
-// The Rust owner (src/kernels/embedding.rs) prepends: const WG.
+// Embedding row gather: out[t, k] = table[ids[t], k], the table in any weight format (see
+// formats.wgsl, prepended by src/kernels/embedding.rs with const WG). A large table is split
+// into shards of whole rows; each shard's dispatch writes only the tokens whose id it holds.
+// One entry point per format; each invocation writes one element.
 
 struct Params {
     n_tokens: u32,
     cols: u32,
     first_row: u32,
     shard_rows: u32,
+    per_row: u32,     // texels (f32, f16) or blocks (quantized) per row
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> ids: array<u32>;
-@group(0) @binding(2) var<storage, read> table: array<f32>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+@group(0) @binding(2) var table: texture_2d<u32>;
+@group(0) @binding(3) var scales: texture_2d<u32>;
+@group(0) @binding(4) var<storage, read_write> out: array<f32>;
 
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>,
-        @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
+// The row of the table for element i, or none when this shard does not hold the token.
+fn locate(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> vec3<u32> {
     let i = (wid.x + wid.y * nwg.x) * WG + lid;
     if (i >= p.n_tokens * p.cols) {
+        return vec3<u32>(0u, 0u, 0u);
+    }
+    let id = ids[i / p.cols];
+    if (id < p.first_row || id - p.first_row >= p.shard_rows) {
+        return vec3<u32>(0u, 0u, 0u);
+    }
+    return vec3<u32>(1u, id - p.first_row, i);
+}
+
+fn byte_of(word: u32, j: u32) -> u32 {
+    return (word >> (8u * (j % 4u))) & 0xFFu;
+}
+
+@compute @workgroup_size(WG)
+fn gather_f32(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+              @builtin(local_invocation_index) lid: u32) {
+    let at = locate(wid, nwg, lid);
+    if (at.x == 0u) {
         return;
     }
-    let t = i / p.cols;
-    let c = i % p.cols;
-    let id = ids[t];
-    if (id >= p.first_row && id - p.first_row < p.shard_rows) {
-        out[i] = table[(id - p.first_row) * p.cols + c];
+    let k = at.z % p.cols;
+    let t = textureLoad(table, texel_at(at.y * p.per_row + k / 4u), 0);
+    out[at.z] = bitcast<f32>(t[k % 4u]);
+}
+
+@compute @workgroup_size(WG)
+fn gather_f16(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+              @builtin(local_invocation_index) lid: u32) {
+    let at = locate(wid, nwg, lid);
+    if (at.x == 0u) {
+        return;
     }
+    let k = at.z % p.cols;
+    let t = textureLoad(table, texel_at(at.y * p.per_row + k / 8u), 0);
+    let pair = unpack2x16float(t[(k % 8u) / 2u]);
+    out[at.z] = select(pair.x, pair.y, (k % 2u) == 1u);
+}
+
+@compute @workgroup_size(WG)
+fn gather_q8_0(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+               @builtin(local_invocation_index) lid: u32) {
+    let at = locate(wid, nwg, lid);
+    if (at.x == 0u) {
+        return;
+    }
+    let k = at.z % p.cols;
+    let g = at.y * p.per_row + k / 32u;
+    let j = k % 32u;
+    let t = textureLoad(table, texel_at(2u * g + j / 16u), 0);
+    let q = f32(i32(byte_of(t[(j % 16u) / 4u], j) << 24u) >> 24u);
+    out[at.z] = unpack2x16float(block_scale(scales, g)).x * q;
+}
+
+fn nibble(g: u32, k: u32) -> f32 {
+    let j = k % 32u;
+    let t = textureLoad(table, texel_at(g), 0);
+    let byte = byte_of(t[(j % 16u) / 4u], j);
+    return f32(select(byte & 15u, byte >> 4u, j >= 16u));
+}
+
+@compute @workgroup_size(WG)
+fn gather_q4_0(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+               @builtin(local_invocation_index) lid: u32) {
+    let at = locate(wid, nwg, lid);
+    if (at.x == 0u) {
+        return;
+    }
+    let k = at.z % p.cols;
+    let g = at.y * p.per_row + k / 32u;
+    out[at.z] = unpack2x16float(block_scale(scales, g)).x * (nibble(g, k) - 8.0);
+}
+
+@compute @workgroup_size(WG)
+fn gather_q4_1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+               @builtin(local_invocation_index) lid: u32) {
+    let at = locate(wid, nwg, lid);
+    if (at.x == 0u) {
+        return;
+    }
+    let k = at.z % p.cols;
+    let g = at.y * p.per_row + k / 32u;
+    let dm = unpack2x16float(block_scale(scales, g));
+    out[at.z] = dm.x * nibble(g, k) + dm.y;
 }

@@ -1,21 +1,28 @@
-// RMSNorm: y[r, :] = x[first_row + r, :] / sqrt(mean(x^2) + eps) * weight.
+// RMSNorm, written staged for the matmul that follows (see staging.wgsl):
+//   staged row r = x[first_row + r, :] / sqrt(mean(x^2) + eps) * weight.
 //
-// One workgroup per row; the sum of squares is reduced in workgroup memory.
-// The Rust owner (src/kernels/rmsnorm.rs) prepends: const WG (a power of two).
+// One workgroup per row: the sum of squares is reduced in workgroup memory, then each
+// invocation stages every WG-th unit (block or vec4) of the row.
+// The Rust owner (src/kernels/rmsnorm.rs) prepends formats.wgsl constants, staging.wgsl
+// and const WG (a power of two).
 
 struct Params {
     rows: u32,
     cols: u32,
-    first_row: u32,  // row of x that output row 0 normalises (the last token, for the head)
+    first_row: u32,  // row of x that staged row 0 normalises (the last token, for the head)
     eps: f32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> weight: array<f32>;
-@group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
 var<workgroup> partial: array<f32, WG>;
+var<workgroup> row_scale: f32;
+
+fn value(t: u32, k: u32) -> f32 {
+    return x[(p.first_row + t) * p.cols + k] * row_scale * weight[k];
+}
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>,
@@ -26,7 +33,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
         return;
     }
     let src = (p.first_row + r) * p.cols;
-    let dst = r * p.cols;
     var sum = 0.0;
     for (var c = lid; c < p.cols; c += WG) {
         let v = x[src + c];
@@ -40,8 +46,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
         }
         workgroupBarrier();
     }
-    let scale = inverseSqrt(partial[0] / f32(p.cols) + p.eps);
-    for (var c = lid; c < p.cols; c += WG) {
-        y[dst + c] = x[src + c] * scale * weight[c];
+    if (lid == 0u) {
+        row_scale = inverseSqrt(partial[0] / f32(p.cols) + p.eps);
+    }
+    workgroupBarrier();
+    for (var u = lid; u < STAGE_UNITS; u += WG) {
+        stage_unit(r, u);
     }
 }

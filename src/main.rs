@@ -3,6 +3,7 @@
 use clap::{Args, Parser, Subcommand};
 use shaderlm::generate::{generate, GenerateOptions, Session};
 use shaderlm::gpu::{adapter, AdapterChoice, BackendChoice, Gpu, GpuOptions};
+use shaderlm::kernels::WeightFormat;
 use shaderlm::model::chat::Message;
 use shaderlm::model::forward::StepTiming;
 use shaderlm::model::{fetch, LoadOptions, Model};
@@ -70,9 +71,25 @@ struct ModelArgs {
     /// Context length (default: the model's, at most 4096).
     #[arg(short = 'c', long)]
     ctx: Option<usize>,
+    /// Weight format on the GPU: f32, f16, q8_0, q4_0 or q4_1 (default: as stored).
+    #[arg(long)]
+    dtype: Option<String>,
 }
 
 impl ModelArgs {
+    fn dtype(&self) -> Result<Option<WeightFormat>> {
+        self.dtype
+            .as_deref()
+            .map(|d| {
+                WeightFormat::parse(d).ok_or_else(|| {
+                    Error::usage(format!(
+                        "--dtype {d}: unknown format (expected f32, f16, q8_0, q4_0 or q4_1)"
+                    ))
+                })
+            })
+            .transpose()
+    }
+
     fn resolve(&self) -> Result<PathBuf> {
         match &self.model {
             None => fetch::ensure_default_model(),
@@ -181,11 +198,13 @@ fn run_generate(args: GenerateArgs) -> Result<()> {
         .prompt
         .or(args.prompt_text)
         .ok_or_else(|| Error::usage("no prompt: give it as an argument or with -p"))?;
+    let dtype = args.model.dtype()?;
     let model_path = args.model.resolve()?;
     let gpu = Arc::new(Gpu::new(&args.device.options(true)?)?);
     eprintln!("loading {}", model_path.display());
     let load = LoadOptions {
         ctx: args.model.ctx,
+        dtype,
         verbose: true,
         ..Default::default()
     };

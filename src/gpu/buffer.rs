@@ -20,6 +20,17 @@ pub struct StorageBuffer {
 impl StorageBuffer {
     /// An uninitialised (zeroed by wgpu) storage buffer of `bytes`.
     pub fn new(gpu: &Gpu, label: &str, bytes: u64) -> Result<StorageBuffer> {
+        Self::with_usage(gpu, label, bytes, wgpu::BufferUsages::empty())
+    }
+
+    /// A storage buffer that may also be bound with `extra` usages (a staged matmul input is
+    /// written as storage and read as a uniform buffer).
+    pub fn with_usage(
+        gpu: &Gpu,
+        label: &str,
+        bytes: u64,
+        extra: wgpu::BufferUsages,
+    ) -> Result<StorageBuffer> {
         check_binding_size(gpu, label, bytes)?;
         let buffer = gpu.scoped(&format!("allocating {label} ({bytes} bytes)"), || {
             gpu.device.create_buffer(&wgpu::BufferDescriptor {
@@ -27,7 +38,8 @@ impl StorageBuffer {
                 size: round_up_4(bytes),
                 usage: wgpu::BufferUsages::STORAGE
                     | wgpu::BufferUsages::COPY_SRC
-                    | wgpu::BufferUsages::COPY_DST,
+                    | wgpu::BufferUsages::COPY_DST
+                    | extra,
                 mapped_at_creation: false,
             })
         })?;

@@ -10,7 +10,7 @@ pub struct ShaderSource {
     pub wgsl: &'static str,
 }
 
-/// `shader!("matvec")` embeds `shaders/matvec.wgsl`.
+/// `shader!("rope")` embeds `shaders/rope.wgsl`.
 #[macro_export]
 macro_rules! shader {
     ($name:literal) => {
@@ -26,8 +26,8 @@ macro_rules! shader {
     };
 }
 
-/// A pipeline bound once to its buffers, with its own slot in the parameter arena.
-/// Binding 0 of every kernel is its parameter block; bindings 1.. are the buffers in order.
+/// A pipeline bound once to its resources, with its own slot in the parameter arena.
+/// Binding 0 of every kernel is its parameter block.
 #[derive(Clone)]
 pub struct Bound {
     pipeline: wgpu::ComputePipeline,
@@ -44,17 +44,17 @@ impl Bound {
         pipeline: &wgpu::ComputePipeline,
         name: &'static str,
         params_bytes: usize,
-        buffers: &[&wgpu::Buffer],
+        resources: &[(u32, wgpu::BindingResource<'_>)],
     ) -> Result<Bound> {
         let slot = arena.allocate()?;
         let mut entries = vec![wgpu::BindGroupEntry {
             binding: 0,
             resource: arena.binding(slot, params_bytes as u64),
         }];
-        for (i, buffer) in buffers.iter().enumerate() {
+        for (binding, resource) in resources {
             entries.push(wgpu::BindGroupEntry {
-                binding: i as u32 + 1,
-                resource: buffer.as_entire_binding(),
+                binding: *binding,
+                resource: resource.clone(),
             });
         }
         let bind_group = gpu.scoped(&format!("binding the buffers of {name}"), || {
@@ -96,4 +96,12 @@ pub fn grid(gpu: &Gpu, count: u32) -> [u32; 3] {
         let y = count.div_ceil(max);
         [count.div_ceil(y), y, 1]
     }
+}
+
+/// Binds buffers to bindings 1, 2, ... in order (the common case).
+pub fn buffers<'a>(list: &[&'a wgpu::Buffer]) -> Vec<(u32, wgpu::BindingResource<'a>)> {
+    list.iter()
+        .enumerate()
+        .map(|(i, b)| (i as u32 + 1, b.as_entire_binding()))
+        .collect()
 }

@@ -242,10 +242,15 @@ impl Gpu {
         self.timeout
     }
 
-    /// The compute pipeline for `source` with `preamble` (WGSL `const` lines that specialise
-    /// it) prepended, compiled on first use and cached.
-    pub fn pipeline(&self, source: &ShaderSource, preamble: &str) -> Result<wgpu::ComputePipeline> {
-        let key = format!("{}\n{}", source.name, preamble);
+    /// The compute pipeline of `entry` in `source` with `preamble` (WGSL that specialises
+    /// it: constants and shared functions) prepended, compiled on first use and cached.
+    pub fn pipeline(
+        &self,
+        source: &ShaderSource,
+        preamble: &str,
+        entry: &str,
+    ) -> Result<wgpu::ComputePipeline> {
+        let key = format!("{}:{entry}\n{}", source.name, preamble);
         if let Some(found) = self
             .pipelines
             .lock()
@@ -255,25 +260,28 @@ impl Gpu {
             return Ok(found);
         }
         let code = format!("{preamble}\n{}", source.wgsl);
-        let pipeline = self.scoped(&format!("compiling shader {}", source.name), || {
-            let desc = wgpu::ShaderModuleDescriptor {
-                label: Some(source.name),
-                source: wgpu::ShaderSource::Wgsl(code.as_str().into()),
-            };
-            let module = self.device.create_shader_module(desc);
-            self.device
-                .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+        let pipeline = self.scoped(
+            &format!("compiling shader {} ({entry})", source.name),
+            || {
+                let desc = wgpu::ShaderModuleDescriptor {
                     label: Some(source.name),
-                    layout: None,
-                    module: &module,
-                    entry_point: Some("main"),
-                    compilation_options: wgpu::PipelineCompilationOptions {
-                        constants: &[],
-                        zero_initialize_workgroup_memory: false,
-                    },
-                    cache: None,
-                })
-        })?;
+                    source: wgpu::ShaderSource::Wgsl(code.as_str().into()),
+                };
+                let module = self.device.create_shader_module(desc);
+                self.device
+                    .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                        label: Some(source.name),
+                        layout: None,
+                        module: &module,
+                        entry_point: Some(entry),
+                        compilation_options: wgpu::PipelineCompilationOptions {
+                            constants: &[],
+                            zero_initialize_workgroup_memory: false,
+                        },
+                        cache: None,
+                    })
+            },
+        )?;
         if let Ok(mut pipelines) = self.pipelines.lock() {
             pipelines.insert(key, pipeline.clone());
         }

@@ -1,6 +1,7 @@
 //! Owner of `shaders/attention.wgsl`.
 
 use crate::error::{Error, Result};
+use crate::gpu::kernel::buffers;
 use crate::gpu::{kernel::grid, Bound, Gpu, ParamArena, Recorder};
 use crate::shader;
 
@@ -64,14 +65,18 @@ impl Attention {
                 shape.n_heads, shape.n_kv_heads
             )));
         }
-        let pipeline = gpu.pipeline(&shader!("attention"), &format!("const WG: u32 = {WG}u;\n"))?;
+        let pipeline = gpu.pipeline(
+            &shader!("attention"),
+            &format!("const WG: u32 = {WG}u;\n"),
+            "main",
+        )?;
         let bound = Bound::new(
             gpu,
             arena,
             &pipeline,
             "attention",
             std::mem::size_of::<Params>(),
-            &[q, k_cache, v_cache, out],
+            &buffers(&[q, k_cache, v_cache, out]),
         )?;
         Ok(Attention { bound, shape })
     }

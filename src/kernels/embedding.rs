@@ -1,7 +1,8 @@
-//! Owner of `shaders/embedding.wgsl`.
+//! Owner of `shaders/embedding.wgsl`: the embedding row gather, for tables in any format.
 
-use super::{groups_for, GpuMatrix, WeightFormat};
-use crate::error::{Error, Result};
+use super::groups_for;
+use super::matrix::{GpuMatrix, WeightFormat};
+use crate::error::Result;
 use crate::gpu::{Bound, Gpu, ParamArena, Recorder};
 use crate::shader;
 
@@ -14,6 +15,8 @@ struct Params {
     cols: u32,
     first_row: u32,
     shard_rows: u32,
+    per_row: u32,
+    _pad: [u32; 3],
 }
 
 struct Shard {
@@ -22,10 +25,11 @@ struct Shard {
     rows: u32,
 }
 
-/// `out[t] = table[ids[t]]`, one dispatch per shard of the table.
+/// `out[t] = table[ids[t]]` as f32, one dispatch per shard of the table.
 pub struct Embedding {
     shards: Vec<Shard>,
     cols: u32,
+    per_row: u32,
 }
 
 impl Embedding {
@@ -36,34 +40,50 @@ impl Embedding {
         ids: &wgpu::Buffer,
         out: &wgpu::Buffer,
     ) -> Result<Embedding> {
-        if table.format != WeightFormat::F32 {
-            return Err(Error::usage(format!(
-                "embedding: {} tables are not supported by the gather kernel",
-                table.format.name()
-            )));
+        let entry = match table.format {
+            WeightFormat::F32 => "gather_f32",
+            WeightFormat::F16 => "gather_f16",
+            WeightFormat::Q8_0 => "gather_q8_0",
+            WeightFormat::Q4_0 => "gather_q4_0",
+            WeightFormat::Q4_1 => "gather_q4_1",
+        };
+        let preamble = format!(
+            "const TEXTURE_WIDTH: u32 = {}u;\nconst WG: u32 = {WG}u;\n{}",
+            GpuMatrix::texture_width(gpu),
+            include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/formats.wgsl"))
+        );
+        let pipeline = gpu.pipeline(&shader!("embedding"), &preamble, entry)?;
+        let mut shards = Vec::new();
+        for shard in &table.shards {
+            let mut resources = vec![
+                (1, ids.as_entire_binding()),
+                (2, wgpu::BindingResource::TextureView(&shard.data.view)),
+                (4, out.as_entire_binding()),
+            ];
+            if let Some(scales) = &shard.scales {
+                resources.push((3, wgpu::BindingResource::TextureView(&scales.view)));
+            }
+            shards.push(Shard {
+                bound: Bound::new(
+                    gpu,
+                    arena,
+                    &pipeline,
+                    "embedding",
+                    std::mem::size_of::<Params>(),
+                    &resources,
+                )?,
+                first_row: shard.first_row,
+                rows: shard.rows,
+            });
         }
-        let pipeline = gpu.pipeline(&shader!("embedding"), &format!("const WG: u32 = {WG}u;\n"))?;
-        let shards = table
-            .shards
-            .iter()
-            .map(|shard| {
-                Ok(Shard {
-                    bound: Bound::new(
-                        gpu,
-                        arena,
-                        &pipeline,
-                        "embedding",
-                        std::mem::size_of::<Params>(),
-                        &[ids, &shard.buffer.buffer, out],
-                    )?,
-                    first_row: shard.first_row,
-                    rows: shard.rows,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
         Ok(Embedding {
             shards,
             cols: table.cols,
+            per_row: if table.format.is_quantized() {
+                table.cols / 32
+            } else {
+                table.format.texels_per_row(table.cols)
+            },
         })
     }
 
@@ -75,6 +95,8 @@ impl Embedding {
                 cols: self.cols,
                 first_row: shard.first_row,
                 shard_rows: shard.rows,
+                per_row: self.per_row,
+                _pad: [0; 3],
             };
             rec.dispatch(
                 &shard.bound,

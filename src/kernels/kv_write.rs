@@ -2,6 +2,7 @@
 
 use super::groups_for;
 use crate::error::Result;
+use crate::gpu::kernel::buffers;
 use crate::gpu::{Bound, Gpu, ParamArena, Recorder};
 use crate::shader;
 
@@ -40,14 +41,18 @@ impl KvWrite {
         k_offset: u32,
         v_offset: u32,
     ) -> Result<KvWrite> {
-        let pipeline = gpu.pipeline(&shader!("kv_write"), &format!("const WG: u32 = {WG}u;\n"))?;
+        let pipeline = gpu.pipeline(
+            &shader!("kv_write"),
+            &format!("const WG: u32 = {WG}u;\n"),
+            "main",
+        )?;
         let bound = Bound::new(
             gpu,
             arena,
             &pipeline,
             "kv_write",
             std::mem::size_of::<Params>(),
-            &[src, k_cache, v_cache],
+            &buffers(&[src, k_cache, v_cache]),
         )?;
         Ok(KvWrite {
             bound,

@@ -1,105 +1,153 @@
-//! Owner of `shaders/matmul.wgsl`: Y = X W^T for a block of tokens (prefill).
+//! Owner of `shaders/matmul_{f32,f16,q8_0,q4_0,q4_1}.wgsl`: Y (+)= W X for the tokens of a
+//! step, W a weight matrix in any format, X staged (see staging.rs). One token (decode)
+//! takes the `decode` entry point, a block of tokens (prefill) the `prefill` one.
 
-use super::{groups_for, pack_preamble, GpuMatrix};
-use crate::error::Result;
-use crate::gpu::{Bound, Gpu, ParamArena, Recorder};
+use super::matrix::{GpuMatrix, WeightFormat};
+use super::staging::StagedLayout;
+use crate::error::{Error, Result};
+use crate::gpu::{Bound, Gpu, ParamArena, Recorder, ShaderSource, StorageBuffer};
 use crate::shader;
 
-/// Rows of X and rows of W per invocation (a TM x TN register tile of Y).
-const TM: u32 = 4;
-const TN: u32 = 4;
+/// Invocations per workgroup; one SIMD vector on a CPU-type adapter.
 const WG: u32 = 8;
+/// Rows per invocation of `decode`, tokens per invocation of `prefill` (fixed by the shaders).
+const DECODE_ROWS: u32 = 2;
+const PREFILL_TOKENS: u32 = 4;
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 struct Params {
-    m: u32,
-    n: u32,
-    k_packs: u32,
+    rows: u32,
+    per_row: u32,
+    tokens: u32,
     y_stride: u32,
     y_offset: u32,
     accumulate: u32,
     has_bias: u32,
-    n_blocks: u32,
+    _pad: u32,
+}
+
+fn source(format: WeightFormat) -> ShaderSource {
+    match format {
+        WeightFormat::F32 => shader!("matmul_f32"),
+        WeightFormat::F16 => shader!("matmul_f16"),
+        WeightFormat::Q8_0 => shader!("matmul_q8_0"),
+        WeightFormat::Q4_0 => shader!("matmul_q4_0"),
+        WeightFormat::Q4_1 => shader!("matmul_q4_1"),
+    }
 }
 
 struct Shard {
-    bound: Bound,
+    decode: Bound,
+    prefill: Bound,
     rows: u32,
     first_row: u32,
 }
 
-/// `Y[m, :] (+)= W X[m, :] (+ bias)` for the first `m` rows of X.
+/// `Y[t, :] (+)= W X[t, :] (+ bias)` for the tokens of a step.
 pub struct MatMul {
     shards: Vec<Shard>,
-    k_packs: u32,
+    per_row: u32,
     y_stride: u32,
     accumulate: bool,
     has_bias: bool,
+    max_tokens: u32,
 }
 
 impl MatMul {
+    /// Binds `w`, its staged input `x` (laid out as `layout`), an optional `bias` and the
+    /// output `y`. With `accumulate`, the product is added to y (a fused residual add).
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         gpu: &Gpu,
         arena: &mut ParamArena,
         w: &GpuMatrix,
-        x: &wgpu::Buffer,
+        x: &StorageBuffer,
+        layout: StagedLayout,
         bias: Option<&wgpu::Buffer>,
         y: &wgpu::Buffer,
         accumulate: bool,
     ) -> Result<MatMul> {
-        let vec4 = w.uses_vec4();
+        if layout != StagedLayout::for_matrix(w, layout.rows) {
+            return Err(Error::usage(format!(
+                "matmul: a {} matrix of {} columns cannot read {layout:?}",
+                w.format.name(),
+                w.cols
+            )));
+        }
         let preamble = format!(
-            "{}const TM: u32 = {TM}u;\nconst TN: u32 = {TN}u;\nconst WG: u32 = {WG}u;\n",
-            pack_preamble(vec4)
+            "const TEXTURE_WIDTH: u32 = {}u;\nconst WG: u32 = {WG}u;\n{}{}{}",
+            GpuMatrix::texture_width(gpu),
+            layout.consumer_preamble(),
+            include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/formats.wgsl")),
+            include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/shaders/matmul_common.wgsl"
+            )),
         );
-        let pipeline = gpu.pipeline(&shader!("matmul"), &preamble)?;
-        let bias_buffer = bias.unwrap_or(gpu.dummy());
-        let shards = w
-            .shards
-            .iter()
-            .map(|shard| {
-                let buffers = [&shard.buffer.buffer, x, bias_buffer, y];
-                Ok(Shard {
-                    bound: Bound::new(
-                        gpu,
-                        arena,
-                        &pipeline,
-                        "matmul",
-                        std::mem::size_of::<Params>(),
-                        &buffers,
-                    )?,
-                    rows: shard.rows,
-                    first_row: shard.first_row,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let pack = if vec4 { 4 } else { 1 };
+        let source = source(w.format);
+        let decode = gpu.pipeline(&source, &preamble, "decode")?;
+        let prefill = gpu.pipeline(&source, &preamble, "prefill")?;
+        let has_bias = bias.is_some();
+        let bias = bias.unwrap_or(gpu.dummy());
+        let bytes = std::mem::size_of::<Params>();
+        let mut shards = Vec::new();
+        for shard in &w.shards {
+            let mut resources = vec![
+                (1, wgpu::BindingResource::TextureView(&shard.data.view)),
+                (3, x.buffer.as_entire_binding()),
+                (4, bias.as_entire_binding()),
+                (5, y.as_entire_binding()),
+            ];
+            if let Some(scales) = &shard.scales {
+                resources.push((2, wgpu::BindingResource::TextureView(&scales.view)));
+            }
+            shards.push(Shard {
+                decode: Bound::new(gpu, arena, &decode, "matvec", bytes, &resources)?,
+                prefill: Bound::new(gpu, arena, &prefill, "matmul", bytes, &resources)?,
+                rows: shard.rows,
+                first_row: shard.first_row,
+            });
+        }
         Ok(MatMul {
             shards,
-            k_packs: w.cols / pack,
+            per_row: if w.format.is_quantized() {
+                w.cols / 32
+            } else {
+                w.format.texels_per_row(w.cols)
+            },
             y_stride: w.rows,
             accumulate,
-            has_bias: bias.is_some(),
+            has_bias,
+            max_tokens: layout.rows,
         })
     }
 
-    /// Records the product for the first `m` rows of X.
-    pub fn encode(&self, rec: &mut Recorder<'_>, m: u32) {
+    /// Records the product for the first `tokens` staged rows.
+    pub fn encode(&self, rec: &mut Recorder<'_>, tokens: u32) {
+        debug_assert!(tokens <= self.max_tokens);
         for shard in &self.shards {
-            let n_blocks = shard.rows.div_ceil(TN);
             let params = Params {
-                m,
-                n: shard.rows,
-                k_packs: self.k_packs,
+                rows: shard.rows,
+                per_row: self.per_row,
+                tokens,
                 y_stride: self.y_stride,
                 y_offset: shard.first_row,
                 accumulate: u32::from(self.accumulate),
                 has_bias: u32::from(self.has_bias),
-                n_blocks,
+                _pad: 0,
             };
-            let groups = groups_for(rec.gpu, m.div_ceil(TM) * n_blocks, WG);
-            rec.dispatch(&shard.bound, &params, groups);
+            if tokens == 1 {
+                let groups = shard.rows.div_ceil(DECODE_ROWS * WG);
+                rec.dispatch(&shard.decode, &params, [groups, 1, 1]);
+            } else {
+                let groups = shard.rows.div_ceil(WG);
+                rec.dispatch(
+                    &shard.prefill,
+                    &params,
+                    [groups, tokens.div_ceil(PREFILL_TOKENS), 1],
+                );
+            }
         }
     }
 }

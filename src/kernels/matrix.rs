@@ -1,38 +1,408 @@
-//! Weight matrices on the GPU, split into shards of whole rows so that each shard fits in
-//! one storage binding (128 MiB on lavapipe and WebGPU's defaults).
+//! Weight matrices on the GPU, compact and in the layout `shaders/formats.wgsl` describes:
+//! the weights in an Rgba32Uint texture read as a run of 16-byte texels, and for quantized
+//! formats one u32 of scales per block of 32 in a second texture. A matrix whose texels do
+//! not fit one texture is split into shards of whole rows.
 
-use crate::error::Result;
-use crate::gpu::{Gpu, StorageBuffer};
+use crate::error::{Error, Result};
+use crate::gpu::Gpu;
+use crate::model::tensor::{self, DType, BLOCK};
+use half::f16;
 
-/// How a matrix's elements are stored on the GPU.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How a matrix's weights are stored on the GPU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum WeightFormat {
     F32,
+    F16,
+    Q8_0,
+    Q4_0,
+    Q4_1,
 }
 
 impl WeightFormat {
+    pub const ALL: [WeightFormat; 5] = [
+        WeightFormat::F32,
+        WeightFormat::F16,
+        WeightFormat::Q8_0,
+        WeightFormat::Q4_0,
+        WeightFormat::Q4_1,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             WeightFormat::F32 => "f32",
+            WeightFormat::F16 => "f16",
+            WeightFormat::Q8_0 => "q8_0",
+            WeightFormat::Q4_0 => "q4_0",
+            WeightFormat::Q4_1 => "q4_1",
         }
     }
 
-    /// Bytes one row of `cols` elements takes.
-    pub fn row_bytes(self, cols: u32) -> u64 {
-        match self {
-            WeightFormat::F32 => u64::from(cols) * 4,
+    pub fn parse(s: &str) -> Option<WeightFormat> {
+        WeightFormat::ALL
+            .into_iter()
+            .find(|f| f.name() == s.to_ascii_lowercase())
+    }
+
+    pub fn is_quantized(self) -> bool {
+        matches!(
+            self,
+            WeightFormat::Q8_0 | WeightFormat::Q4_0 | WeightFormat::Q4_1
+        )
+    }
+
+    /// The storage format of a tensor kept as it is in the file.
+    pub fn of_dtype(dtype: DType) -> WeightFormat {
+        match dtype {
+            DType::F32 => WeightFormat::F32,
+            DType::F16 | DType::BF16 => WeightFormat::F16,
+            DType::Q8_0 => WeightFormat::Q8_0,
+            DType::Q4_0 => WeightFormat::Q4_0,
+            DType::Q4_1 => WeightFormat::Q4_1,
         }
+    }
+
+    /// 16-byte texels one row of `cols` weights takes (rows are padded with zeros).
+    pub fn texels_per_row(self, cols: u32) -> u32 {
+        match self {
+            WeightFormat::F32 => cols.div_ceil(4),
+            WeightFormat::F16 => cols.div_ceil(8),
+            WeightFormat::Q8_0 => cols / 16,
+            WeightFormat::Q4_0 | WeightFormat::Q4_1 => cols / 32,
+        }
+    }
+
+    /// Checks that rows of `cols` weights can be stored in this format.
+    pub fn check_cols(self, name: &str, cols: u32) -> Result<()> {
+        if self.is_quantized() && !cols.is_multiple_of(BLOCK as u32) {
+            return Err(Error::usage(format!(
+                "{name}: rows of {cols} weights cannot be stored as {} (blocks of {BLOCK})",
+                self.name()
+            )));
+        }
+        Ok(())
     }
 }
 
-/// A run of whole rows held in one buffer.
+/// Weights of a matrix in host memory, laid out for upload: the texels of every row, and
+/// for quantized formats one u32 per block.
+pub struct PackedMatrix {
+    pub rows: u32,
+    pub cols: u32,
+    pub format: WeightFormat,
+    pub texels: Vec<[u32; 4]>,
+    pub scales: Vec<u32>,
+}
+
+impl PackedMatrix {
+    /// Packs rows of `cols` values stored as `dtype` (raw bytes, rows in order), keeping
+    /// quantized blocks as they are when `format` matches `dtype`, converting otherwise.
+    pub fn from_raw(
+        name: &str,
+        dtype: DType,
+        bytes: &[u8],
+        rows: u32,
+        cols: u32,
+        format: WeightFormat,
+    ) -> Result<PackedMatrix> {
+        format.check_cols(name, cols)?;
+        let same_blocks = matches!(
+            (dtype, format),
+            (DType::Q8_0, WeightFormat::Q8_0)
+                | (DType::Q4_0, WeightFormat::Q4_0)
+                | (DType::Q4_1, WeightFormat::Q4_1)
+        );
+        if same_blocks {
+            return Ok(Self::from_blocks(dtype, bytes, rows, cols, format));
+        }
+        if dtype == DType::F16 && format == WeightFormat::F16 {
+            let halves: Vec<u16> = bytes
+                .chunks_exact(2)
+                .map(|c| u16::from_le_bytes([c[0], c[1]]))
+                .collect();
+            return Ok(Self::from_f16_bits(&halves, rows, cols));
+        }
+        let values = tensor::dequantize(dtype, bytes, rows as usize * cols as usize);
+        Ok(Self::from_f32(&values, rows, cols, format))
+    }
+
+    /// Packs (quantizing if asked) row-major f32 values.
+    pub fn from_f32(values: &[f32], rows: u32, cols: u32, format: WeightFormat) -> PackedMatrix {
+        let (r, c) = (rows as usize, cols as usize);
+        assert_eq!(values.len(), r * c, "matrix data length");
+        match format {
+            WeightFormat::F32 => {
+                let per_row = format.texels_per_row(cols) as usize;
+                let mut texels = vec![[0u32; 4]; r * per_row];
+                for (row, chunk) in values.chunks(c).enumerate() {
+                    for (j, v) in chunk.iter().enumerate() {
+                        texels[row * per_row + j / 4][j % 4] = v.to_bits();
+                    }
+                }
+                PackedMatrix {
+                    rows,
+                    cols,
+                    format,
+                    texels,
+                    scales: Vec::new(),
+                }
+            }
+            WeightFormat::F16 => {
+                let halves: Vec<u16> = values.iter().map(|&v| f16::from_f32(v).to_bits()).collect();
+                Self::from_f16_bits(&halves, rows, cols)
+            }
+            _ => {
+                let dtype = match format {
+                    WeightFormat::Q8_0 => DType::Q8_0,
+                    WeightFormat::Q4_0 => DType::Q4_0,
+                    _ => DType::Q4_1,
+                };
+                let bytes = quantize(dtype, values);
+                Self::from_blocks(dtype, &bytes, rows, cols, format)
+            }
+        }
+    }
+
+    fn from_f16_bits(halves: &[u16], rows: u32, cols: u32) -> PackedMatrix {
+        let per_row = WeightFormat::F16.texels_per_row(cols) as usize;
+        let mut texels = vec![[0u32; 4]; rows as usize * per_row];
+        for (row, chunk) in halves.chunks(cols as usize).enumerate() {
+            for (j, &h) in chunk.iter().enumerate() {
+                let word = &mut texels[row * per_row + j / 8][(j % 8) / 2];
+                *word |= u32::from(h) << (16 * (j % 2));
+            }
+        }
+        PackedMatrix {
+            rows,
+            cols,
+            format: WeightFormat::F16,
+            texels,
+            scales: Vec::new(),
+        }
+    }
+
+    /// Splits GGUF blocks into texels of quants and a u32 of scales per block.
+    fn from_blocks(
+        dtype: DType,
+        bytes: &[u8],
+        rows: u32,
+        cols: u32,
+        format: WeightFormat,
+    ) -> PackedMatrix {
+        let (_, block_bytes) = dtype.block();
+        let blocks = rows as usize * cols as usize / BLOCK;
+        let word = |b: &[u8], i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+        let mut texels =
+            Vec::with_capacity(blocks * if format == WeightFormat::Q8_0 { 2 } else { 1 });
+        let mut scales = Vec::with_capacity(blocks);
+        for block in bytes.chunks_exact(block_bytes as usize).take(blocks) {
+            match format {
+                WeightFormat::Q8_0 => {
+                    scales.push(u32::from(u16::from_le_bytes([block[0], block[1]])));
+                    let q = &block[2..34];
+                    texels.push([word(q, 0), word(q, 4), word(q, 8), word(q, 12)]);
+                    texels.push([word(q, 16), word(q, 20), word(q, 24), word(q, 28)]);
+                }
+                WeightFormat::Q4_0 => {
+                    scales.push(u32::from(u16::from_le_bytes([block[0], block[1]])));
+                    let q = &block[2..18];
+                    texels.push([word(q, 0), word(q, 4), word(q, 8), word(q, 12)]);
+                }
+                _ => {
+                    scales.push(word(block, 0));
+                    let q = &block[4..20];
+                    texels.push([word(q, 0), word(q, 4), word(q, 8), word(q, 12)]);
+                }
+            }
+        }
+        PackedMatrix {
+            rows,
+            cols,
+            format,
+            texels,
+            scales,
+        }
+    }
+
+    /// The weights back as f32 (what the kernels compute with), for references and tests.
+    pub fn dequantize(&self) -> Vec<f32> {
+        let (rows, cols) = (self.rows as usize, self.cols as usize);
+        let per_row = self.format.texels_per_row(self.cols) as usize;
+        let mut out = vec![0.0f32; rows * cols];
+        for row in 0..rows {
+            for j in 0..cols {
+                out[row * cols + j] = match self.format {
+                    WeightFormat::F32 => f32::from_bits(self.texels[row * per_row + j / 4][j % 4]),
+                    WeightFormat::F16 => {
+                        let w = self.texels[row * per_row + j / 8][(j % 8) / 2];
+                        f16::from_bits((w >> (16 * (j % 2))) as u16).to_f32()
+                    }
+                    _ => {
+                        let block = row * cols / BLOCK + j / BLOCK;
+                        let (jj, s) = (j % BLOCK, self.scales[block]);
+                        let d = f16::from_bits(s as u16).to_f32();
+                        match self.format {
+                            WeightFormat::Q8_0 => {
+                                let w = self.texels[2 * block + jj / 16][(jj % 16) / 4];
+                                d * f32::from((w >> (8 * (jj % 4))) as u8 as i8)
+                            }
+                            _ => {
+                                let w = self.texels[block][(jj % 16) / 4];
+                                let byte = (w >> (8 * (jj % 4))) & 0xFF;
+                                let q = if jj < 16 { byte & 0xF } else { byte >> 4 } as f32;
+                                if self.format == WeightFormat::Q4_0 {
+                                    d * (q - 8.0)
+                                } else {
+                                    d * q + f16::from_bits((s >> 16) as u16).to_f32()
+                                }
+                            }
+                        }
+                    }
+                };
+            }
+        }
+        out
+    }
+}
+
+/// Quantizes f32 values (a multiple of 32) into GGUF blocks, as llama.cpp's reference
+/// quantizers do.
+pub fn quantize(dtype: DType, values: &[f32]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(values.len() / BLOCK * dtype.block().1 as usize);
+    for block in values.chunks_exact(BLOCK) {
+        match dtype {
+            DType::Q8_0 => {
+                let amax = block.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+                let d = amax / 127.0;
+                let inv = if d != 0.0 { 1.0 / d } else { 0.0 };
+                out.extend(f16::from_f32(d).to_le_bytes());
+                out.extend(block.iter().map(|v| (v * inv).round() as i8 as u8));
+            }
+            DType::Q4_0 => {
+                // The value of largest magnitude maps to -8.
+                let max = block
+                    .iter()
+                    .fold(0.0f32, |m, &v| if v.abs() > m.abs() { v } else { m });
+                let d = max / -8.0;
+                let inv = if d != 0.0 { 1.0 / d } else { 0.0 };
+                out.extend(f16::from_f32(d).to_le_bytes());
+                let q = |v: f32| ((v * inv + 8.5) as i32).clamp(0, 15) as u8;
+                for j in 0..16 {
+                    out.push(q(block[j]) | (q(block[j + 16]) << 4));
+                }
+            }
+            DType::Q4_1 => {
+                let min = block.iter().cloned().fold(f32::INFINITY, f32::min);
+                let max = block.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+                let d = (max - min) / 15.0;
+                let inv = if d != 0.0 { 1.0 / d } else { 0.0 };
+                out.extend(f16::from_f32(d).to_le_bytes());
+                out.extend(f16::from_f32(min).to_le_bytes());
+                let q = |v: f32| (((v - min) * inv + 0.5) as i32).clamp(0, 15) as u8;
+                for j in 0..16 {
+                    out.push(q(block[j]) | (q(block[j + 16]) << 4));
+                }
+            }
+            other => unreachable!("quantize to {other:?}"),
+        }
+    }
+    out
+}
+
+/// An Rgba32Uint texture read as a run of texels.
+pub struct TexelTexture {
+    pub texture: wgpu::Texture,
+    pub view: wgpu::TextureView,
+    pub texels: u64,
+}
+
+impl TexelTexture {
+    /// Uploads `texels` into a texture `width` texels wide.
+    pub fn upload(gpu: &Gpu, label: &str, texels: &[[u32; 4]], width: u32) -> Result<TexelTexture> {
+        let height = (texels.len() as u64).div_ceil(u64::from(width)).max(1);
+        let max = u64::from(gpu.limits.max_texture_dimension_2d);
+        if height > max {
+            return Err(Error::device(format!(
+                "{label}: {} texels need a texture {height} rows tall, over the adapter's {max}",
+                texels.len()
+            )));
+        }
+        let size = wgpu::Extent3d {
+            width,
+            height: height as u32,
+            depth_or_array_layers: 1,
+        };
+        let texture = gpu.scoped(&format!("allocating {label}"), || {
+            gpu.device.create_texture(&wgpu::TextureDescriptor {
+                label: Some(label),
+                size,
+                mip_level_count: 1,
+                sample_count: 1,
+                dimension: wgpu::TextureDimension::D2,
+                format: wgpu::TextureFormat::Rgba32Uint,
+                usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
+                view_formats: &[],
+            })
+        })?;
+        // Whole texture rows; the last one padded with zeros.
+        let row_texels = width as usize;
+        let full_rows = texels.len() / row_texels;
+        let write = |first_row: usize, data: &[[u32; 4]], rows: usize| {
+            gpu.queue.write_texture(
+                wgpu::TexelCopyTextureInfo {
+                    texture: &texture,
+                    mip_level: 0,
+                    origin: wgpu::Origin3d {
+                        x: 0,
+                        y: first_row as u32,
+                        z: 0,
+                    },
+                    aspect: wgpu::TextureAspect::All,
+                },
+                bytemuck::cast_slice(data),
+                wgpu::TexelCopyBufferLayout {
+                    offset: 0,
+                    bytes_per_row: Some(width * 16),
+                    rows_per_image: None,
+                },
+                wgpu::Extent3d {
+                    width,
+                    height: rows as u32,
+                    depth_or_array_layers: 1,
+                },
+            );
+        };
+        if full_rows > 0 {
+            write(0, &texels[..full_rows * row_texels], full_rows);
+        }
+        if full_rows * row_texels < texels.len() {
+            let mut last = texels[full_rows * row_texels..].to_vec();
+            last.resize(row_texels, [0; 4]);
+            write(full_rows, &last, 1);
+        }
+        let view = texture.create_view(&Default::default());
+        Ok(TexelTexture {
+            texture,
+            view,
+            texels: texels.len() as u64,
+        })
+    }
+
+    /// Bytes of GPU memory the texture holds (whole rows).
+    pub fn bytes(&self) -> u64 {
+        let size = self.texture.size();
+        u64::from(size.width) * u64::from(size.height) * 16
+    }
+}
+
+/// A run of whole rows of a matrix held in one texture (plus its scales).
 pub struct MatrixShard {
-    pub buffer: StorageBuffer,
     pub first_row: u32,
     pub rows: u32,
+    pub data: TexelTexture,
+    pub scales: Option<TexelTexture>,
 }
 
-/// A [rows, cols] weight matrix, row-major, in `format`.
+/// A [rows, cols] weight matrix on the GPU.
 pub struct GpuMatrix {
     pub rows: u32,
     pub cols: u32,
@@ -41,94 +411,157 @@ pub struct GpuMatrix {
 }
 
 impl GpuMatrix {
-    /// Uploads a row-major f32 matrix, in as many shards as the binding limit asks for.
+    /// The width of every weight texture: the largest power of two the adapter allows, at
+    /// most 4096 (the kernels divide by it).
+    pub fn texture_width(gpu: &Gpu) -> u32 {
+        let max = gpu.limits.max_texture_dimension_2d.clamp(1, 4096);
+        1 << (31 - max.leading_zeros())
+    }
+
+    pub fn upload(gpu: &Gpu, label: &str, packed: &PackedMatrix) -> Result<GpuMatrix> {
+        Self::upload_sharded(gpu, label, packed, u64::MAX)
+    }
+
+    /// Like [`Self::upload`] with at most `max_shard_texels` per shard (tests use it to
+    /// exercise sharding without gigabytes of weights).
+    pub fn upload_sharded(
+        gpu: &Gpu,
+        label: &str,
+        packed: &PackedMatrix,
+        max_shard_texels: u64,
+    ) -> Result<GpuMatrix> {
+        let width = Self::texture_width(gpu);
+        let per_row = u64::from(packed.format.texels_per_row(packed.cols));
+        let capacity = (u64::from(width) * u64::from(gpu.limits.max_texture_dimension_2d))
+            .min(max_shard_texels);
+        let rows_per_shard = (capacity / per_row.max(1)).clamp(1, u64::from(u32::MAX)) as u32;
+        // Scales are addressed per block; keep shard boundaries on whole scale texels.
+        let blocks_per_row = if packed.format.is_quantized() {
+            packed.cols as u64 / BLOCK as u64
+        } else {
+            1
+        };
+        let mut shards = Vec::new();
+        let mut first_row = 0u32;
+        while first_row < packed.rows {
+            let rows = rows_per_shard.min(packed.rows - first_row);
+            let name = if rows == packed.rows {
+                label.to_string()
+            } else {
+                format!("{label} [rows {first_row}..{}]", first_row + rows)
+            };
+            let start = (u64::from(first_row) * per_row) as usize;
+            let end = start + (u64::from(rows) * per_row) as usize;
+            let data = TexelTexture::upload(gpu, &name, &packed.texels[start..end], width)?;
+            let scales = if packed.format.is_quantized() {
+                let s = (u64::from(first_row) * blocks_per_row) as usize;
+                let e = s + (u64::from(rows) * blocks_per_row) as usize;
+                let grouped: Vec<[u32; 4]> = packed.scales[s..e]
+                    .chunks(4)
+                    .map(|c| {
+                        [
+                            c[0],
+                            *c.get(1).unwrap_or(&0),
+                            *c.get(2).unwrap_or(&0),
+                            *c.get(3).unwrap_or(&0),
+                        ]
+                    })
+                    .collect();
+                Some(TexelTexture::upload(
+                    gpu,
+                    &format!("{name} scales"),
+                    &grouped,
+                    width,
+                )?)
+            } else {
+                None
+            };
+            shards.push(MatrixShard {
+                first_row,
+                rows,
+                data,
+                scales,
+            });
+            first_row += rows;
+        }
+        Ok(GpuMatrix {
+            rows: packed.rows,
+            cols: packed.cols,
+            format: packed.format,
+            shards,
+        })
+    }
+
+    /// Uploads a row-major f32 matrix in `format`.
     pub fn from_f32(
         gpu: &Gpu,
         label: &str,
         rows: u32,
         cols: u32,
-        data: &[f32],
+        values: &[f32],
+        format: WeightFormat,
     ) -> Result<GpuMatrix> {
-        Self::from_f32_sharded(gpu, label, rows, cols, data, gpu.max_binding_bytes())
-    }
-
-    /// Like [`Self::from_f32`] with shards of at most `max_shard_bytes` (tests use it to
-    /// exercise sharding on adapters with large bindings).
-    pub fn from_f32_sharded(
-        gpu: &Gpu,
-        label: &str,
-        rows: u32,
-        cols: u32,
-        data: &[f32],
-        max_shard_bytes: u64,
-    ) -> Result<GpuMatrix> {
-        assert_eq!(
-            data.len(),
-            rows as usize * cols as usize,
-            "{label}: data length"
-        );
-        let bytes = bytemuck::cast_slice(data);
+        format.check_cols(label, cols)?;
         Self::upload(
             gpu,
             label,
-            rows,
-            cols,
-            WeightFormat::F32,
-            bytes,
-            max_shard_bytes,
+            &PackedMatrix::from_f32(values, rows, cols, format),
         )
-    }
-
-    fn upload(
-        gpu: &Gpu,
-        label: &str,
-        rows: u32,
-        cols: u32,
-        format: WeightFormat,
-        bytes: &[u8],
-        max_shard_bytes: u64,
-    ) -> Result<GpuMatrix> {
-        let row_bytes = format.row_bytes(cols);
-        let rows_per_shard =
-            Self::rows_per_shard(max_shard_bytes.min(gpu.max_binding_bytes()), row_bytes);
-        let mut shards = Vec::new();
-        let mut first_row = 0u32;
-        while first_row < rows {
-            let shard_rows = rows_per_shard.min(rows - first_row);
-            let start = (u64::from(first_row) * row_bytes) as usize;
-            let end = start + (u64::from(shard_rows) * row_bytes) as usize;
-            let name = if rows_per_shard >= rows {
-                label.to_string()
-            } else {
-                format!("{label} [rows {first_row}..{}]", first_row + shard_rows)
-            };
-            shards.push(MatrixShard {
-                buffer: StorageBuffer::from_bytes(gpu, &name, &bytes[start..end])?,
-                first_row,
-                rows: shard_rows,
-            });
-            first_row += shard_rows;
-        }
-        Ok(GpuMatrix {
-            rows,
-            cols,
-            format,
-            shards,
-        })
-    }
-
-    /// Whole rows that fit in one binding of `max_binding` bytes (at least one).
-    pub fn rows_per_shard(max_binding: u64, row_bytes: u64) -> u32 {
-        (max_binding / row_bytes.max(1)).clamp(1, u64::from(u32::MAX)) as u32
     }
 
     /// Bytes of GPU memory the matrix occupies.
     pub fn bytes(&self) -> u64 {
-        self.shards.iter().map(|s| s.buffer.bytes).sum()
+        self.shards
+            .iter()
+            .map(|s| s.data.bytes() + s.scales.as_ref().map_or(0, |t| t.bytes()))
+            .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packing_round_trips_every_format() {
+        let (rows, cols) = (3u32, 64u32);
+        let values: Vec<f32> = (0..rows * cols)
+            .map(|i| ((i * 37 % 101) as f32 - 50.0) / 25.0)
+            .collect();
+        for format in WeightFormat::ALL {
+            let packed = PackedMatrix::from_f32(&values, rows, cols, format);
+            let back = packed.dequantize();
+            let max_err = values
+                .iter()
+                .zip(&back)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f32::max);
+            let bound = match format {
+                WeightFormat::F32 => 0.0,
+                WeightFormat::F16 => 2e-3,
+                WeightFormat::Q8_0 => 2.0 / 127.0,
+                _ => 2.0 / 7.0,
+            };
+            assert!(max_err <= bound, "{format:?}: max error {max_err}");
+        }
     }
 
-    /// Elements per row as the matrix kernels see them: vec4 packs when cols % 4 == 0.
-    pub fn uses_vec4(&self) -> bool {
-        self.cols.is_multiple_of(4)
+    #[test]
+    fn gguf_blocks_are_kept_bit_for_bit() {
+        let values: Vec<f32> = (0..64).map(|i| (i as f32 * 0.37).sin()).collect();
+        for dtype in [DType::Q8_0, DType::Q4_0, DType::Q4_1] {
+            let bytes = quantize(dtype, &values);
+            let format = WeightFormat::of_dtype(dtype);
+            let packed = PackedMatrix::from_raw("w", dtype, &bytes, 2, 32, format).unwrap();
+            assert_eq!(
+                packed.dequantize(),
+                tensor::dequantize(dtype, &bytes, 64),
+                "{dtype:?}"
+            );
+        }
+        let err = PackedMatrix::from_raw("w", DType::F32, &[0; 4 * 40], 2, 20, WeightFormat::Q4_1)
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("w: rows of 20"), "{err}");
     }
 }

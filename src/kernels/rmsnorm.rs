@@ -1,7 +1,8 @@
-//! Owner of `shaders/rmsnorm.wgsl`.
+//! Owner of `shaders/rmsnorm.wgsl`: RMSNorm, written staged for the matmul that follows.
 
+use super::staging::StagedLayout;
 use crate::error::Result;
-use crate::gpu::{kernel::grid, Bound, Gpu, ParamArena, Recorder};
+use crate::gpu::{kernel::buffers, kernel::grid, Bound, Gpu, ParamArena, Recorder, StorageBuffer};
 use crate::shader;
 
 const WG: u32 = 64;
@@ -15,7 +16,7 @@ struct Params {
     eps: f32,
 }
 
-/// `y[r] = rmsnorm(x[first_row + r]) * weight` for rows of `cols` floats.
+/// `staged[r] = rmsnorm(x[first_row + r]) * weight` for rows of `layout.cols` floats.
 pub struct RmsNorm {
     bound: Bound,
     cols: u32,
@@ -28,23 +29,30 @@ impl RmsNorm {
         arena: &mut ParamArena,
         x: &wgpu::Buffer,
         weight: &wgpu::Buffer,
-        y: &wgpu::Buffer,
-        cols: u32,
+        staged: &StorageBuffer,
+        layout: StagedLayout,
         eps: f32,
     ) -> Result<RmsNorm> {
-        let pipeline = gpu.pipeline(&shader!("rmsnorm"), &format!("const WG: u32 = {WG}u;\n"))?;
+        let preamble = format!("const WG: u32 = {WG}u;\n{}", layout.producer_preamble());
+        let pipeline = gpu.pipeline(&shader!("rmsnorm"), &preamble, "main")?;
+        let mut resources = buffers(&[x, weight]);
+        resources.push((9, staged.binding()));
         let bound = Bound::new(
             gpu,
             arena,
             &pipeline,
             "rmsnorm",
             std::mem::size_of::<Params>(),
-            &[x, weight, y],
+            &resources,
         )?;
-        Ok(RmsNorm { bound, cols, eps })
+        Ok(RmsNorm {
+            bound,
+            cols: layout.cols,
+            eps,
+        })
     }
 
-    /// Normalises `rows` rows of x starting at `first_row`.
+    /// Normalises `rows` rows of x starting at `first_row` into staged rows 0..rows.
     pub fn encode(&self, rec: &mut Recorder<'_>, rows: u32, first_row: u32) {
         let params = Params {
             rows,

@@ -2,6 +2,7 @@
 
 use super::groups_for;
 use crate::error::Result;
+use crate::gpu::kernel::buffers;
 use crate::gpu::{Bound, Gpu, ParamArena, Recorder, StorageBuffer};
 use crate::shader;
 
@@ -57,14 +58,18 @@ impl Rope {
         head_dim: u32,
         row_stride: u32,
     ) -> Result<Rope> {
-        let pipeline = gpu.pipeline(&shader!("rope"), &format!("const WG: u32 = {WG}u;\n"))?;
+        let pipeline = gpu.pipeline(
+            &shader!("rope"),
+            &format!("const WG: u32 = {WG}u;\n"),
+            "main",
+        )?;
         let bound = Bound::new(
             gpu,
             arena,
             &pipeline,
             "rope",
             std::mem::size_of::<Params>(),
-            &[&table.buffer, qk],
+            &buffers(&[&table.buffer, qk]),
         )?;
         Ok(Rope {
             bound,

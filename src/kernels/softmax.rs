@@ -1,6 +1,7 @@
 //! Owner of `shaders/softmax.wgsl`.
 
 use crate::error::Result;
+use crate::gpu::kernel::buffers;
 use crate::gpu::{kernel::grid, Bound, Gpu, ParamArena, Recorder};
 use crate::shader;
 
@@ -27,14 +28,18 @@ impl Softmax {
         y: &wgpu::Buffer,
         cols: u32,
     ) -> Result<Softmax> {
-        let pipeline = gpu.pipeline(&shader!("softmax"), &format!("const WG: u32 = {WG}u;\n"))?;
+        let pipeline = gpu.pipeline(
+            &shader!("softmax"),
+            &format!("const WG: u32 = {WG}u;\n"),
+            "main",
+        )?;
         let bound = Bound::new(
             gpu,
             arena,
             &pipeline,
             "softmax",
             std::mem::size_of::<Params>(),
-            &[x, y],
+            &buffers(&[x, y]),
         )?;
         Ok(Softmax { bound, cols })
     }

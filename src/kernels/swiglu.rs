@@ -1,8 +1,9 @@
-//! Owner of `shaders/swiglu.wgsl`.
+//! Owner of `shaders/swiglu.wgsl`: silu(gate) * up, written staged for the down projection.
 
 use super::groups_for;
+use super::staging::StagedLayout;
 use crate::error::Result;
-use crate::gpu::{Bound, Gpu, ParamArena, Recorder};
+use crate::gpu::{kernel::buffers, Bound, Gpu, ParamArena, Recorder, StorageBuffer};
 use crate::shader;
 
 const WG: u32 = 64;
@@ -12,16 +13,12 @@ const WG: u32 = 64;
 struct Params {
     n_tokens: u32,
     cols: u32,
-    in_stride: u32,
-    up_offset: u32,
 }
 
-/// `out[t, j] = silu(gate_up[t, j]) * gate_up[t, up_offset + j]` for j < cols.
+/// `staged[t, j] = silu(gate_up[t, j]) * gate_up[t, cols + j]` for j < cols.
 pub struct SwiGlu {
     bound: Bound,
-    cols: u32,
-    in_stride: u32,
-    up_offset: u32,
+    layout: StagedLayout,
 }
 
 impl SwiGlu {
@@ -29,39 +26,30 @@ impl SwiGlu {
         gpu: &Gpu,
         arena: &mut ParamArena,
         gate_up: &wgpu::Buffer,
-        out: &wgpu::Buffer,
-        cols: u32,
-        in_stride: u32,
-        up_offset: u32,
+        staged: &StorageBuffer,
+        layout: StagedLayout,
     ) -> Result<SwiGlu> {
-        let pipeline = gpu.pipeline(&shader!("swiglu"), &format!("const WG: u32 = {WG}u;\n"))?;
+        let preamble = format!("const WG: u32 = {WG}u;\n{}", layout.producer_preamble());
+        let pipeline = gpu.pipeline(&shader!("swiglu"), &preamble, "main")?;
+        let mut resources = buffers(&[gate_up]);
+        resources.push((9, staged.binding()));
         let bound = Bound::new(
             gpu,
             arena,
             &pipeline,
             "swiglu",
             std::mem::size_of::<Params>(),
-            &[gate_up, out],
+            &resources,
         )?;
-        Ok(SwiGlu {
-            bound,
-            cols,
-            in_stride,
-            up_offset,
-        })
+        Ok(SwiGlu { bound, layout })
     }
 
     pub fn encode(&self, rec: &mut Recorder<'_>, n_tokens: u32) {
         let params = Params {
             n_tokens,
-            cols: self.cols,
-            in_stride: self.in_stride,
-            up_offset: self.up_offset,
+            cols: self.layout.cols,
         };
-        rec.dispatch(
-            &self.bound,
-            &params,
-            groups_for(rec.gpu, n_tokens * self.cols, WG),
-        );
+        let groups = groups_for(rec.gpu, n_tokens * self.layout.units(), WG);
+        rec.dispatch(&self.bound, &params, groups);
     }
 }

@@ -15,11 +15,11 @@ use crate::kernels::attention::{Attention, AttentionShape};
 use crate::kernels::embedding::Embedding;
 use crate::kernels::kv_write::KvWrite;
 use crate::kernels::matmul::MatMul;
-use crate::kernels::matvec::MatVec;
 use crate::kernels::rmsnorm::RmsNorm;
 use crate::kernels::rope::{rope_table, Rope};
+use crate::kernels::stage::Stage;
 use crate::kernels::swiglu::SwiGlu;
-use crate::kernels::GpuMatrix;
+use crate::kernels::{GpuMatrix, StagedLayout};
 use crate::model::config::ModelConfig;
 use crate::model::kv_cache::KvCache;
 use crate::model::weights::GpuWeights;
@@ -31,7 +31,8 @@ use std::time::Instant;
 pub struct RuntimeOptions {
     /// Positions the KV cache holds per sequence.
     pub ctx: usize,
-    /// Tokens one prefill step processes at most; longer prompts go in chunks.
+    /// Tokens one step processes at most; longer prompts go in chunks. Lowered at load to
+    /// what the staged matmul inputs can hold.
     pub max_batch: usize,
     /// Sequence slots in the KV cache.
     pub sequences: usize,
@@ -47,105 +48,107 @@ impl Default for RuntimeOptions {
     }
 }
 
+/// A staged matmul input (see kernels/staging.rs) and its layout.
+struct Staged {
+    buffer: StorageBuffer,
+    layout: StagedLayout,
+}
+
+impl Staged {
+    fn new(gpu: &Gpu, label: &str, w: &GpuMatrix, rows: u32) -> Result<Staged> {
+        let layout = StagedLayout::for_matrix(w, rows);
+        Ok(Staged {
+            buffer: layout.buffer(gpu, label)?,
+            layout,
+        })
+    }
+}
+
 /// Activation buffers, sized for `max_batch` tokens.
 struct Activations {
     ids: StorageBuffer,
     /// The residual stream [tokens, hidden].
     x: StorageBuffer,
-    /// Normalised activations [tokens, hidden].
-    h: StorageBuffer,
     /// Fused projections [tokens, q_dim + 2 kv_dim]: queries, keys, values.
     qkv: StorageBuffer,
     /// Attention output [tokens, q_dim].
     attn: StorageBuffer,
     /// [tokens, 2 intermediate]: gate then up.
     gate_up: StorageBuffer,
-    /// SwiGLU output [tokens, intermediate].
-    mlp: StorageBuffer,
-    /// The last token's normalised hidden state [1, hidden].
-    last: StorageBuffer,
     logits: StorageBuffer,
+    /// Staged inputs of the QKV, output, gate/up, down and LM-head products.
+    qkv_in: Staged,
+    o_in: Staged,
+    gate_up_in: Staged,
+    down_in: Staged,
+    head_in: Staged,
 }
 
 impl Activations {
-    fn new(gpu: &Gpu, c: &ModelConfig, tokens: usize) -> Result<Activations> {
+    fn new(gpu: &Gpu, c: &ModelConfig, w: &GpuWeights, tokens: usize) -> Result<Activations> {
         let floats = |label: &str, n: usize| StorageBuffer::new(gpu, label, (n * 4) as u64);
+        let layer = &w.layers[0];
+        let rows = tokens as u32;
         Ok(Activations {
             ids: StorageBuffer::new(gpu, "token ids", (tokens * 4) as u64)?,
             x: floats("residual", tokens * c.hidden_size)?,
-            h: floats("normed", tokens * c.hidden_size)?,
             qkv: floats("qkv", tokens * c.qkv_dim())?,
             attn: floats("attention out", tokens * c.q_dim())?,
             gate_up: floats("gate_up", tokens * 2 * c.intermediate_size)?,
-            mlp: floats("mlp", tokens * c.intermediate_size)?,
-            last: floats("last hidden", c.hidden_size)?,
             logits: floats("logits", c.vocab_size)?,
+            qkv_in: Staged::new(gpu, "qkv input", &layer.qkv, rows)?,
+            o_in: Staged::new(gpu, "o_proj input", &layer.o, rows)?,
+            gate_up_in: Staged::new(gpu, "gate_up input", &layer.gate_up, rows)?,
+            down_in: Staged::new(gpu, "down_proj input", &layer.down, rows)?,
+            head_in: Staged::new(gpu, "lm_head input", w.lm_head(), 1)?,
         })
     }
 
     fn bytes(&self) -> u64 {
-        [
+        let plain = [
             &self.ids,
             &self.x,
-            &self.h,
             &self.qkv,
             &self.attn,
             &self.gate_up,
-            &self.mlp,
-            &self.last,
             &self.logits,
-        ]
+        ];
+        let staged = [
+            &self.qkv_in,
+            &self.o_in,
+            &self.gate_up_in,
+            &self.down_in,
+            &self.head_in,
+        ];
+        plain.iter().map(|b| b.bytes).sum::<u64>()
+            + staged.iter().map(|s| s.buffer.bytes).sum::<u64>()
+    }
+}
+
+/// The most tokens one step can process: what the staged inputs of every matmul hold.
+fn max_step_tokens(gpu: &Gpu, w: &GpuWeights) -> usize {
+    w.layers
         .iter()
-        .map(|b| b.bytes)
-        .sum()
-    }
-}
-
-/// A weight product bound twice: a matrix-vector kernel for one token (decode) and a
-/// matrix-matrix kernel for a block of tokens (prefill).
-struct Projection {
-    decode: MatVec,
-    prefill: MatMul,
-}
-
-impl Projection {
-    fn new(
-        gpu: &Gpu,
-        arena: &mut ParamArena,
-        w: &GpuMatrix,
-        x: &StorageBuffer,
-        bias: Option<&StorageBuffer>,
-        y: &StorageBuffer,
-        accumulate: bool,
-    ) -> Result<Projection> {
-        let bias = bias.map(|b| &b.buffer);
-        Ok(Projection {
-            decode: MatVec::new(gpu, arena, w, &x.buffer, bias, &y.buffer, accumulate)?,
-            prefill: MatMul::new(gpu, arena, w, &x.buffer, bias, &y.buffer, accumulate)?,
-        })
-    }
-
-    fn encode(&self, rec: &mut Recorder<'_>, n_tokens: u32) {
-        if n_tokens == 1 {
-            self.decode.encode(rec, 0);
-        } else {
-            self.prefill.encode(rec, n_tokens);
-        }
-    }
+        .flat_map(|l| [&l.qkv, &l.o, &l.gate_up, &l.down])
+        .map(|m| StagedLayout::max_rows(gpu, m.format, m.cols))
+        .min()
+        .unwrap_or(1)
+        .max(1) as usize
 }
 
 /// One layer's kernels, bound to its weights, its cache and the shared activations.
 struct LayerKernels {
     attn_norm: RmsNorm,
-    qkv: Projection,
+    qkv: MatMul,
     rope: Rope,
     kv_write: KvWrite,
     attention: Attention,
-    o: Projection,
+    stage_attn: Stage,
+    o: MatMul,
     ffn_norm: RmsNorm,
-    gate_up: Projection,
+    gate_up: MatMul,
     swiglu: SwiGlu,
-    down: Projection,
+    down: MatMul,
 }
 
 pub struct Transformer {
@@ -159,7 +162,7 @@ pub struct Transformer {
     embed: Embedding,
     layers: Vec<LayerKernels>,
     final_norm: RmsNorm,
-    lm_head: MatVec,
+    lm_head: MatMul,
     arena: ParamArena,
     logits_readback: Readback,
     /// Timestamps around every dispatch, when profiling.
@@ -186,7 +189,7 @@ impl Transformer {
         gpu: Arc<Gpu>,
         config: ModelConfig,
         weights: GpuWeights,
-        options: RuntimeOptions,
+        mut options: RuntimeOptions,
     ) -> Result<Transformer> {
         if options.ctx == 0 || options.max_batch == 0 || options.sequences == 0 {
             return Err(Error::usage(
@@ -195,61 +198,73 @@ impl Transformer {
         }
         let g = gpu.as_ref();
         let c = &config;
+        options.max_batch = options.max_batch.min(max_step_tokens(g, &weights));
         let cache = KvCache::new(g, c, options.ctx, options.sequences)?;
-        let state = Activations::new(g, c, options.max_batch)?;
+        let state = Activations::new(g, c, &weights, options.max_batch)?;
         let rope_table = StorageBuffer::from_slice(
             g,
             "rope table",
             &rope_table(options.ctx as u32, &c.rope_inv_freq()),
         )?;
 
-        // Dispatches per step: embedding shards, 10 per layer (plus shards), norm, head shards.
-        let slots = 64 + 16 * c.num_layers as u32 + 2 * weights.lm_head().shards.len() as u32;
+        // Arena slots: two per matmul shard, one per other dispatch.
+        let slots = 64 + 32 * c.num_layers as u32 + 4 * weights.lm_head().shards.len() as u32;
         let mut arena = ParamArena::new(g, slots)?;
         let a = &mut arena;
-        let (d, i) = (c.hidden_size as u32, c.intermediate_size as u32);
         let eps = c.rms_norm_eps as f32;
         let qkv_dim = c.qkv_dim() as u32;
         let (q_dim, kv_dim) = (c.q_dim() as u32, c.kv_dim() as u32);
+        let s = &state;
+        let attention_shape = AttentionShape {
+            n_heads: c.num_heads as u32,
+            n_kv_heads: c.num_kv_heads as u32,
+            head_dim: c.head_dim as u32,
+            q_stride: qkv_dim,
+            out_stride: q_dim,
+        };
 
-        let embed = Embedding::new(g, a, &weights.embed, &state.ids.buffer, &state.x.buffer)?;
+        let embed = Embedding::new(g, a, &weights.embed, &s.ids.buffer, &s.x.buffer)?;
         let mut layers = Vec::with_capacity(c.num_layers);
         for (l, w) in weights.layers.iter().enumerate() {
+            let (k_cache, v_cache) = (&cache.k[l].buffer, &cache.v[l].buffer);
+            let bias = w.qkv_bias.as_ref().map(|b| &b.buffer);
+            // Queries and keys are the first num_heads + num_kv_heads heads of a QKV row.
+            let rotated_heads = (c.num_heads + c.num_kv_heads) as u32;
             layers.push(LayerKernels {
                 attn_norm: RmsNorm::new(
                     g,
                     a,
-                    &state.x.buffer,
+                    &s.x.buffer,
                     &w.attn_norm.buffer,
-                    &state.h.buffer,
-                    d,
+                    &s.qkv_in.buffer,
+                    s.qkv_in.layout,
                     eps,
                 )?,
-                qkv: Projection::new(
+                qkv: MatMul::new(
                     g,
                     a,
                     &w.qkv,
-                    &state.h,
-                    w.qkv_bias.as_ref(),
-                    &state.qkv,
+                    &s.qkv_in.buffer,
+                    s.qkv_in.layout,
+                    bias,
+                    &s.qkv.buffer,
                     false,
                 )?,
-                // Queries and keys are the first num_heads + num_kv_heads heads of a QKV row.
                 rope: Rope::new(
                     g,
                     a,
                     &rope_table,
-                    &state.qkv.buffer,
-                    (c.num_heads + c.num_kv_heads) as u32,
+                    &s.qkv.buffer,
+                    rotated_heads,
                     c.head_dim as u32,
                     qkv_dim,
                 )?,
                 kv_write: KvWrite::new(
                     g,
                     a,
-                    &state.qkv.buffer,
-                    &cache.k[l].buffer,
-                    &cache.v[l].buffer,
+                    &s.qkv.buffer,
+                    k_cache,
+                    v_cache,
                     kv_dim,
                     qkv_dim,
                     q_dim,
@@ -258,49 +273,72 @@ impl Transformer {
                 attention: Attention::new(
                     g,
                     a,
-                    &state.qkv.buffer,
-                    &cache.k[l].buffer,
-                    &cache.v[l].buffer,
-                    &state.attn.buffer,
-                    AttentionShape {
-                        n_heads: c.num_heads as u32,
-                        n_kv_heads: c.num_kv_heads as u32,
-                        head_dim: c.head_dim as u32,
-                        q_stride: qkv_dim,
-                        out_stride: q_dim,
-                    },
+                    &s.qkv.buffer,
+                    k_cache,
+                    v_cache,
+                    &s.attn.buffer,
+                    attention_shape,
                 )?,
-                o: Projection::new(g, a, &w.o, &state.attn, None, &state.x, true)?,
+                stage_attn: Stage::new(g, a, &s.attn.buffer, &s.o_in.buffer, s.o_in.layout)?,
+                o: MatMul::new(
+                    g,
+                    a,
+                    &w.o,
+                    &s.o_in.buffer,
+                    s.o_in.layout,
+                    None,
+                    &s.x.buffer,
+                    true,
+                )?,
                 ffn_norm: RmsNorm::new(
                     g,
                     a,
-                    &state.x.buffer,
+                    &s.x.buffer,
                     &w.ffn_norm.buffer,
-                    &state.h.buffer,
-                    d,
+                    &s.gate_up_in.buffer,
+                    s.gate_up_in.layout,
                     eps,
                 )?,
-                gate_up: Projection::new(g, a, &w.gate_up, &state.h, None, &state.gate_up, false)?,
-                swiglu: SwiGlu::new(g, a, &state.gate_up.buffer, &state.mlp.buffer, i, 2 * i, i)?,
-                down: Projection::new(g, a, &w.down, &state.mlp, None, &state.x, true)?,
+                gate_up: MatMul::new(
+                    g,
+                    a,
+                    &w.gate_up,
+                    &s.gate_up_in.buffer,
+                    s.gate_up_in.layout,
+                    None,
+                    &s.gate_up.buffer,
+                    false,
+                )?,
+                swiglu: SwiGlu::new(g, a, &s.gate_up.buffer, &s.down_in.buffer, s.down_in.layout)?,
+                down: MatMul::new(
+                    g,
+                    a,
+                    &w.down,
+                    &s.down_in.buffer,
+                    s.down_in.layout,
+                    None,
+                    &s.x.buffer,
+                    true,
+                )?,
             });
         }
         let final_norm = RmsNorm::new(
             g,
             a,
-            &state.x.buffer,
+            &s.x.buffer,
             &weights.final_norm.buffer,
-            &state.last.buffer,
-            d,
+            &s.head_in.buffer,
+            s.head_in.layout,
             eps,
         )?;
-        let lm_head = MatVec::new(
+        let lm_head = MatMul::new(
             g,
             a,
             weights.lm_head(),
-            &state.last.buffer,
+            &s.head_in.buffer,
+            s.head_in.layout,
             None,
-            &state.logits.buffer,
+            &s.logits.buffer,
             false,
         )?;
         let logits_readback = Readback::new(g, "logits readback", (c.vocab_size * 4) as u64)?;
@@ -322,6 +360,11 @@ impl Transformer {
             last_timing: StepTiming::default(),
             gpu,
         })
+    }
+
+    /// Formats of the weight matrices, e.g. "q4_1 (120), q8_0 (1)".
+    pub fn weight_formats(&self) -> String {
+        self.weights.formats()
     }
 
     /// GPU memory held by weights, KV cache and activations.
@@ -452,6 +495,7 @@ impl Transformer {
             layer.rope.encode(&mut rec, n, start);
             layer.kv_write.encode(&mut rec, n, cache_row + start);
             layer.attention.encode(&mut rec, n, start, cache_row);
+            layer.stage_attn.encode(&mut rec, n);
             layer.o.encode(&mut rec, n);
             // MLP block: x += W_down (silu(W_gate h) * W_up h), h = rmsnorm(x)
             layer.ffn_norm.encode(&mut rec, n, 0);
@@ -462,7 +506,7 @@ impl Transformer {
         if let Output::Logits = output {
             // Only the last position's logits are needed: normalise that row alone.
             self.final_norm.encode(&mut rec, 1, n - 1);
-            self.lm_head.encode(&mut rec, 0);
+            self.lm_head.encode(&mut rec, 1);
             self.logits_readback
                 .record_copy(rec.encoder(), &self.state.logits.buffer, 0);
         }

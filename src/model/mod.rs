@@ -15,6 +15,7 @@ pub mod weights;
 
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
+use crate::kernels::WeightFormat;
 use chat::ChatTemplate;
 use forward::{RuntimeOptions, Transformer};
 use source::ModelSource;
@@ -33,6 +34,8 @@ pub struct LoadOptions {
     pub max_batch: Option<usize>,
     /// Sequence slots in the KV cache.
     pub sequences: Option<usize>,
+    /// Format of the weight matrices on the GPU; None keeps each as stored.
+    pub dtype: Option<WeightFormat>,
     /// Print loading progress on stderr.
     pub verbose: bool,
 }
@@ -76,7 +79,7 @@ impl Model {
         };
         let verbose = options.verbose;
         let terminal = std::io::stderr().is_terminal();
-        let weights = GpuWeights::upload(&gpu, &source, |done, total| {
+        let weights = GpuWeights::upload(&gpu, &source, options.dtype, |done, total| {
             // A live counter on a terminal; one line when stderr is a file or pipe.
             if verbose && terminal {
                 eprint!("\ruploading weights: {done}/{total}");
@@ -92,8 +95,9 @@ impl Model {
         if verbose {
             let m = transformer.memory();
             eprintln!(
-                "GPU memory: weights {:.1} MB, KV cache {:.1} MB ({} positions), activations {:.1} MB",
+                "GPU memory: weights {:.1} MB ({}), KV cache {:.1} MB ({} positions), activations {:.1} MB",
                 m.weights as f64 / 1e6,
+                transformer.weight_formats(),
                 m.kv_cache as f64 / 1e6,
                 ctx,
                 m.activations as f64 / 1e6

@@ -1,9 +1,11 @@
 //! The model's weights on the GPU, in the layout the kernels want: Q, K and V fused into one
-//! matrix (one product instead of three), gate and up fused likewise.
+//! matrix (one product instead of three), gate and up fused likewise. Matrices keep the
+//! format they are stored in (GGUF blocks are uploaded as they are) unless `--dtype` asks
+//! for another.
 
 use crate::error::Result;
 use crate::gpu::{Gpu, StorageBuffer};
-use crate::kernels::GpuMatrix;
+use crate::kernels::{GpuMatrix, PackedMatrix, WeightFormat};
 use crate::model::source::ModelSource;
 
 pub struct LayerWeights {
@@ -26,43 +28,66 @@ pub struct GpuWeights {
     lm_head: Option<GpuMatrix>,
 }
 
+/// Packs the tensors `names` (each [rows_i, cols]) stacked into one matrix in `format`, or
+/// in the format they share when `format` is None.
+pub fn pack_stacked(
+    source: &ModelSource,
+    names: &[String],
+    format: Option<WeightFormat>,
+) -> Result<PackedMatrix> {
+    let entries = names
+        .iter()
+        .map(|n| source.entry(n))
+        .collect::<Result<Vec<_>>>()?;
+    let cols = entries[0].shape[1] as u32;
+    let rows: u32 = entries.iter().map(|e| e.shape[0] as u32).sum();
+    let dtype = entries[0].dtype;
+    let shared = entries.iter().all(|e| e.dtype == dtype);
+    // Stacked tensors of different types are kept at f16 precision.
+    let target = format.unwrap_or(if shared {
+        WeightFormat::of_dtype(dtype)
+    } else {
+        WeightFormat::F16
+    });
+    let label = names.join(" + ");
+    if shared && WeightFormat::of_dtype(dtype) == target {
+        let mut bytes = Vec::new();
+        for name in names {
+            bytes.extend_from_slice(&source.raw(name)?);
+        }
+        return PackedMatrix::from_raw(&label, dtype, &bytes, rows, cols, target);
+    }
+    target.check_cols(&label, cols)?;
+    let mut values = Vec::with_capacity(rows as usize * cols as usize);
+    for name in names {
+        values.extend(source.f32(name)?);
+    }
+    Ok(PackedMatrix::from_f32(&values, rows, cols, target))
+}
+
 impl GpuWeights {
-    /// Uploads every tensor; `progress(done, total)` is called after each layer.
+    /// Uploads every tensor, matrices in `format` (None: as stored); `progress(done, total)`
+    /// is called after each layer.
     pub fn upload(
         gpu: &Gpu,
         source: &ModelSource,
+        format: Option<WeightFormat>,
         mut progress: impl FnMut(usize, usize),
     ) -> Result<GpuWeights> {
         let c = &source.config;
-        let d = c.hidden_size as u32;
-        let matrix = |label: &str, names: &[String], rows: usize, cols: u32| -> Result<GpuMatrix> {
-            let mut data = Vec::with_capacity(rows * cols as usize);
-            for name in names {
-                data.extend(source.f32(name)?);
-            }
-            GpuMatrix::from_f32(gpu, label, rows as u32, cols, &data)
+        let matrix = |label: &str, names: &[String]| -> Result<GpuMatrix> {
+            GpuMatrix::upload(gpu, label, &pack_stacked(source, names, format)?)
         };
         let vector = |name: &str| -> Result<StorageBuffer> {
             StorageBuffer::from_slice(gpu, name, &source.f32(name)?)
         };
 
         let total = c.num_layers + 2;
-        let embed_name = "model.embed_tokens.weight".to_string();
-        let embed = matrix(
-            &embed_name,
-            std::slice::from_ref(&embed_name),
-            c.vocab_size,
-            d,
-        )?;
+        let embed = matrix("embedding", &["model.embed_tokens.weight".to_string()])?;
         progress(1, total);
         let mut layers = Vec::with_capacity(c.num_layers);
         for l in 0..c.num_layers {
             let p = |s: &str| format!("model.layers.{l}.{s}");
-            let qkv_names = [
-                p("self_attn.q_proj.weight"),
-                p("self_attn.k_proj.weight"),
-                p("self_attn.v_proj.weight"),
-            ];
             let qkv_bias = if c.qkv_bias {
                 let mut bias = source.f32(&p("self_attn.q_proj.bias"))?;
                 bias.extend(source.f32(&p("self_attn.k_proj.bias"))?);
@@ -73,27 +98,22 @@ impl GpuWeights {
             };
             layers.push(LayerWeights {
                 attn_norm: vector(&p("input_layernorm.weight"))?,
-                qkv: matrix(&p("qkv"), &qkv_names, c.qkv_dim(), d)?,
-                qkv_bias,
-                o: matrix(
-                    &p("o_proj"),
-                    &[p("self_attn.o_proj.weight")],
-                    c.hidden_size,
-                    c.q_dim() as u32,
+                qkv: matrix(
+                    &p("qkv"),
+                    &[
+                        p("self_attn.q_proj.weight"),
+                        p("self_attn.k_proj.weight"),
+                        p("self_attn.v_proj.weight"),
+                    ],
                 )?,
+                qkv_bias,
+                o: matrix(&p("o_proj"), &[p("self_attn.o_proj.weight")])?,
                 ffn_norm: vector(&p("post_attention_layernorm.weight"))?,
                 gate_up: matrix(
                     &p("gate_up"),
                     &[p("mlp.gate_proj.weight"), p("mlp.up_proj.weight")],
-                    2 * c.intermediate_size,
-                    d,
                 )?,
-                down: matrix(
-                    &p("down_proj"),
-                    &[p("mlp.down_proj.weight")],
-                    c.hidden_size,
-                    c.intermediate_size as u32,
-                )?,
+                down: matrix(&p("down_proj"), &[p("mlp.down_proj.weight")])?,
             });
             progress(l + 2, total);
         }
@@ -101,8 +121,7 @@ impl GpuWeights {
         let lm_head = if c.tie_embeddings {
             None
         } else {
-            let name = "lm_head.weight".to_string();
-            Some(matrix(&name, std::slice::from_ref(&name), c.vocab_size, d)?)
+            Some(matrix("lm_head", &["lm_head.weight".to_string()])?)
         };
         progress(total, total);
         Ok(GpuWeights {
@@ -118,24 +137,42 @@ impl GpuWeights {
         self.lm_head.as_ref().unwrap_or(&self.embed)
     }
 
+    /// Every weight matrix, for sizing and reporting.
+    pub fn matrices(&self) -> impl Iterator<Item = &GpuMatrix> {
+        std::iter::once(&self.embed)
+            .chain(self.lm_head.as_ref())
+            .chain(
+                self.layers
+                    .iter()
+                    .flat_map(|l| [&l.qkv, &l.o, &l.gate_up, &l.down]),
+            )
+    }
+
     /// GPU memory the weights take.
     pub fn bytes(&self) -> u64 {
-        let layers: u64 = self
+        let vectors: u64 = self
             .layers
             .iter()
             .map(|l| {
-                l.attn_norm.bytes
-                    + l.qkv.bytes()
-                    + l.qkv_bias.as_ref().map_or(0, |b| b.bytes)
-                    + l.o.bytes()
-                    + l.ffn_norm.bytes
-                    + l.gate_up.bytes()
-                    + l.down.bytes()
+                l.attn_norm.bytes + l.ffn_norm.bytes + l.qkv_bias.as_ref().map_or(0, |b| b.bytes)
             })
             .sum();
-        self.embed.bytes()
-            + layers
-            + self.final_norm.bytes
-            + self.lm_head.as_ref().map_or(0, |m| m.bytes())
+        self.matrices().map(GpuMatrix::bytes).sum::<u64>() + vectors + self.final_norm.bytes
+    }
+
+    /// A short description of the formats, e.g. "q4_1 (210), q8_0 (1)".
+    pub fn formats(&self) -> String {
+        let mut counts: Vec<(WeightFormat, usize)> = Vec::new();
+        for m in self.matrices() {
+            match counts.iter_mut().find(|(f, _)| *f == m.format) {
+                Some(entry) => entry.1 += 1,
+                None => counts.push((m.format, 1)),
+            }
+        }
+        counts
+            .iter()
+            .map(|(f, n)| format!("{} ({n})", f.name()))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }

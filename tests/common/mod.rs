@@ -73,3 +73,29 @@ pub fn assert_close(out: &[f32], reference: &[f64], tolerance: f64, seed: u64, w
         "{what}: relative error {error:e} > {tolerance:e} (seed {seed}; rerun with SHADERLM_TEST_SEED={seed})"
     );
 }
+
+/// Checks int8-staged rows against reference values: each value may be off by at most half
+/// a quantization step of its block (plus f32 rounding of the inputs), never more.
+pub fn assert_int8_staged(
+    words: &[u32],
+    reference: &[f64],
+    rows: usize,
+    cols: usize,
+    seed: u64,
+    what: &str,
+) {
+    let values = reference::unstage_rows(words, rows, cols, true);
+    let blocks = cols / 32;
+    let row_words = blocks * 8 + blocks.div_ceil(2) * 4;
+    for (i, (&got, &want)) in values.iter().zip(reference).enumerate() {
+        let (r, k) = (i / cols, i % cols);
+        let step = f64::from(f32::from_bits(
+            words[r * row_words + blocks * 8 + 2 * (k / 32)],
+        ));
+        let bound = 0.5 * step * (1.0 + 1e-3) + 1e-5 * want.abs() + 1e-30;
+        assert!(
+            (f64::from(got) - want).abs() <= bound,
+            "{what}: row {r} column {k}: {got} vs {want} (step {step}; seed {seed}; rerun with SHADERLM_TEST_SEED={seed})"
+        );
+    }
+}

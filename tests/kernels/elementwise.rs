@@ -3,12 +3,11 @@
 use crate::common::{self, assert_close, random_vec, reference};
 use rand::Rng;
 use shaderlm::gpu::{ParamArena, StorageBuffer};
-use shaderlm::kernels::add::Add;
 use shaderlm::kernels::embedding::Embedding;
 use shaderlm::kernels::kv_write::KvWrite;
 use shaderlm::kernels::rope::{default_inv_freq, rope_table, Rope};
 use shaderlm::kernels::swiglu::SwiGlu;
-use shaderlm::kernels::{run, GpuMatrix};
+use shaderlm::kernels::{run, GpuMatrix, PackedMatrix, StagedLayout, WeightFormat};
 
 const TOLERANCE: f64 = 1e-5;
 
@@ -16,7 +15,13 @@ fn to_f64(v: &[f32]) -> Vec<f64> {
     v.iter().map(|&x| f64::from(x)).collect()
 }
 
-fn check_embedding(vocab: usize, cols: usize, n_tokens: usize, shard_bytes: Option<u64>) {
+fn check_embedding(
+    format: WeightFormat,
+    vocab: usize,
+    cols: usize,
+    n_tokens: usize,
+    shard_texels: Option<u64>,
+) {
     let gpu = common::gpu();
     let seed = common::seed();
     let mut rng = common::rng(seed);
@@ -25,10 +30,9 @@ fn check_embedding(vocab: usize, cols: usize, n_tokens: usize, shard_bytes: Opti
         .map(|_| rng.random_range(0..vocab as u32))
         .collect();
     ids[0] = vocab as u32 - 1; // the last row, in the last shard
-    let limit = shard_bytes.unwrap_or(gpu.max_binding_bytes());
+    let packed = PackedMatrix::from_f32(&table, vocab as u32, cols as u32, format);
     let table_gpu =
-        GpuMatrix::from_f32_sharded(gpu, "table", vocab as u32, cols as u32, &table, limit)
-            .unwrap();
+        GpuMatrix::upload_sharded(gpu, "table", &packed, shard_texels.unwrap_or(u64::MAX)).unwrap();
     let ids_gpu = StorageBuffer::from_slice(gpu, "ids", &ids).unwrap();
     let out_gpu = StorageBuffer::new(gpu, "out", (n_tokens * cols * 4) as u64).unwrap();
     out_gpu.fill_f32(gpu, f32::NAN);
@@ -45,29 +49,35 @@ fn check_embedding(vocab: usize, cols: usize, n_tokens: usize, shard_bytes: Opti
         embedding.encode(rec, n_tokens as u32)
     })
     .unwrap();
+    // The rows exactly as stored: gathering adds no error of its own.
+    let stored = packed.dequantize();
     let expected: Vec<f64> = ids
         .iter()
-        .flat_map(|&id| to_f64(&table[id as usize * cols..][..cols]))
+        .flat_map(|&id| to_f64(&stored[id as usize * cols..][..cols]))
         .collect();
     let out = out_gpu.read_f32(gpu).unwrap();
     let what = format!(
-        "embedding vocab={vocab} cols={cols} tokens={n_tokens} shards={}",
+        "{} embedding vocab={vocab} cols={cols} tokens={n_tokens} shards={}",
+        format.name(),
         table_gpu.shards.len()
     );
     assert_close(&out, &expected, 0.0, seed, &what);
 }
 
 #[test]
-fn embedding_gathers_rows() {
-    check_embedding(49152, 64, 17, None);
-    check_embedding(100, 3, 1, None);
-    check_embedding(1000, 17, 64, Some(4096));
+fn embedding_gathers_rows_in_every_format() {
+    for format in WeightFormat::ALL {
+        check_embedding(format, 49152, 64, 17, None);
+        check_embedding(format, 1000, 576, 3, Some(500));
+    }
+    check_embedding(WeightFormat::F32, 100, 3, 1, None);
+    check_embedding(WeightFormat::F16, 100, 17, 2, Some(10));
 }
 
-/// 60,000 x 576 f32 is 138 MB: over one 128 MiB binding, so the table is sharded.
+/// 60,000 x 576 f32 is 138 MB, over one 128 MiB storage binding.
 #[test]
 fn embedding_table_over_128_mib() {
-    check_embedding(60_000, 576, 7, None);
+    check_embedding(WeightFormat::F32, 60_000, 576, 7, None);
 }
 
 fn check_rope(n_tokens: usize, n_heads: usize, head_dim: usize, row_stride: usize, start: usize) {
@@ -173,24 +183,29 @@ fn kv_write_places_rows_at_their_positions() {
 #[test]
 fn swiglu_matches_reference() {
     let gpu = common::gpu();
-    for (n_tokens, cols) in [(1, 1), (3, 17), (7, 1536), (64, 64)] {
+    for (n_tokens, cols, int8) in [
+        (1, 1, false),
+        (3, 17, false),
+        (7, 1536, false),
+        (17, 64, false),
+        (1, 32, true),
+        (3, 1536, true),
+        (17, 64, true),
+    ] {
         let seed = common::seed();
         let mut rng = common::rng(seed);
         let gate_up = random_vec(&mut rng, n_tokens * 2 * cols, 6.0);
+        let format = if int8 {
+            WeightFormat::Q4_1
+        } else {
+            WeightFormat::F16
+        };
+        let layout = StagedLayout::for_format(format, cols as u32, n_tokens as u32);
         let in_gpu = StorageBuffer::from_slice(gpu, "gate_up", &gate_up).unwrap();
-        let out_gpu = StorageBuffer::new(gpu, "out", (n_tokens * cols * 4) as u64).unwrap();
-        out_gpu.fill_f32(gpu, f32::NAN);
+        let staged = layout.buffer(gpu, "staged").unwrap();
+        staged.fill_f32(gpu, f32::NAN);
         let mut arena = ParamArena::new(gpu, 1).unwrap();
-        let op = SwiGlu::new(
-            gpu,
-            &mut arena,
-            &in_gpu.buffer,
-            &out_gpu.buffer,
-            cols as u32,
-            2 * cols as u32,
-            cols as u32,
-        )
-        .unwrap();
+        let op = SwiGlu::new(gpu, &mut arena, &in_gpu.buffer, &staged, layout).unwrap();
         run(gpu, &mut arena, "swiglu test", |rec| {
             op.encode(rec, n_tokens as u32)
         })
@@ -203,41 +218,18 @@ fn swiglu_matches_reference() {
                 expected.push(reference::silu(g) * u);
             }
         }
-        let out = out_gpu.read_f32(gpu).unwrap();
-        assert_close(
-            &out,
-            &expected,
-            TOLERANCE,
-            seed,
-            &format!("swiglu tokens={n_tokens} cols={cols}"),
-        );
-    }
-}
-
-#[test]
-fn add_matches_reference() {
-    let gpu = common::gpu();
-    for n in [1usize, 3, 17, 576, 64 * 576 + 5] {
-        let seed = common::seed();
-        let mut rng = common::rng(seed);
-        let x = random_vec(&mut rng, n, 10.0);
-        let y = random_vec(&mut rng, n, 10.0);
-        let x_gpu = StorageBuffer::from_slice(gpu, "x", &x).unwrap();
-        let y_gpu = StorageBuffer::from_slice(gpu, "y", &y).unwrap();
-        let mut arena = ParamArena::new(gpu, 1).unwrap();
-        let add = Add::new(gpu, &mut arena, &y_gpu.buffer, &x_gpu.buffer).unwrap();
-        run(gpu, &mut arena, "add test", |rec| add.encode(rec, n as u32)).unwrap();
-        let expected: Vec<f64> = x
-            .iter()
-            .zip(&y)
-            .map(|(&a, &b)| f64::from(a) + f64::from(b))
-            .collect();
-        assert_close(
-            &x_gpu.read_f32(gpu).unwrap(),
-            &expected,
-            TOLERANCE,
-            seed,
-            &format!("add n={n}"),
-        );
+        let words = staged.read_u32(gpu).unwrap();
+        let what = format!("swiglu tokens={n_tokens} cols={cols} int8={int8}");
+        if int8 {
+            common::assert_int8_staged(&words, &expected, n_tokens, cols, seed, &what);
+        } else {
+            assert_close(
+                &reference::unstage_rows(&words, n_tokens, cols, false),
+                &expected,
+                TOLERANCE,
+                seed,
+                &what,
+            );
+        }
     }
 }

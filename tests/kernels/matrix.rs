@@ -1,102 +1,68 @@
-//! matvec (decode) and matmul (prefill), including sharded weights over 128 MiB.
+//! The matmul kernels in every weight format (decode and prefill entry points), the stage
+//! kernel that lays their inputs out, and weights over 128 MiB or split into shards.
 
 use crate::common::{self, assert_close, random_vec, reference};
+use rand::Rng;
 use shaderlm::gpu::{ParamArena, StorageBuffer};
 use shaderlm::kernels::matmul::MatMul;
-use shaderlm::kernels::matvec::MatVec;
-use shaderlm::kernels::{run, GpuMatrix};
+use shaderlm::kernels::stage::Stage;
+use shaderlm::kernels::{run, GpuMatrix, PackedMatrix, StagedLayout, WeightFormat};
 
-/// Relative error allowed for f32 products (f64 reference).
-const TOLERANCE: f64 = 1e-5;
+/// The kernel against the weights and staged inputs it was given (f64 reference): only f32
+/// rounding of the accumulation separates them.
+const EXACT_TOLERANCE: f64 = 1e-5;
 
-/// Runs the matvec on row `x_row` of an [x_rows, k] input and compares with the reference.
-fn check_matvec(
-    n: usize,
-    k: usize,
-    x_rows: usize,
-    bias: bool,
-    accumulate: bool,
-    shard_bytes: Option<u64>,
-) {
-    let gpu = common::gpu();
-    let seed = common::seed();
-    let mut rng = common::rng(seed);
-    let w = random_vec(&mut rng, n * k, 1.0);
-    let x = random_vec(&mut rng, x_rows * k, 1.0);
-    let b = random_vec(&mut rng, n, 1.0);
-    let y0 = random_vec(&mut rng, n, 1.0);
-    let x_row = x_rows - 1;
-
-    let limit = shard_bytes.unwrap_or(gpu.max_binding_bytes());
-    let w_gpu = GpuMatrix::from_f32_sharded(gpu, "w", n as u32, k as u32, &w, limit).unwrap();
-    if let Some(limit) = shard_bytes {
-        assert!(
-            w_gpu.shards.len() as u64 >= (n * k * 4) as u64 / limit,
-            "expected shards"
-        );
+/// The kernel against the unquantized f32 weights and inputs: what quantizing the weights
+/// (and the inputs to int8, for quantized formats) costs on uniform random data.
+fn format_tolerance(format: WeightFormat) -> f64 {
+    match format {
+        WeightFormat::F32 => 1e-5,
+        WeightFormat::F16 => 1e-3,
+        WeightFormat::Q8_0 => 2e-2,
+        WeightFormat::Q4_0 | WeightFormat::Q4_1 => 0.12,
     }
-    let x_gpu = StorageBuffer::from_slice(gpu, "x", &x).unwrap();
-    let b_gpu = StorageBuffer::from_slice(gpu, "bias", &b).unwrap();
-    let y_gpu = StorageBuffer::new(gpu, "y", (n * 4) as u64).unwrap();
-    if accumulate {
-        y_gpu.write(gpu, &y0);
-    } else {
-        y_gpu.fill_f32(gpu, f32::NAN);
-    }
-
-    let mut arena = ParamArena::new(gpu, 512).unwrap();
-    let bias_buffer = bias.then_some(&b_gpu.buffer);
-    let matvec = MatVec::new(
-        gpu,
-        &mut arena,
-        &w_gpu,
-        &x_gpu.buffer,
-        bias_buffer,
-        &y_gpu.buffer,
-        accumulate,
-    )
-    .unwrap();
-    run(gpu, &mut arena, "matvec test", |rec| {
-        matvec.encode(rec, x_row as u32)
-    })
-    .unwrap();
-    let out = y_gpu.read_f32(gpu).unwrap();
-
-    let mut expected = reference::matmul(&x[x_row * k..], &w, bias.then_some(&b), 1, n, k);
-    if accumulate {
-        expected
-            .iter_mut()
-            .zip(&y0)
-            .for_each(|(e, &y)| *e += f64::from(y));
-    }
-    let what = format!(
-        "matvec n={n} k={k} bias={bias} accumulate={accumulate} shards={}",
-        w_gpu.shards.len()
-    );
-    assert_close(&out, &expected, TOLERANCE, seed, &what);
 }
 
-fn check_matmul(
-    m: usize,
+struct Case {
+    format: WeightFormat,
     n: usize,
     k: usize,
+    tokens: usize,
     bias: bool,
     accumulate: bool,
-    shard_bytes: Option<u64>,
-) {
+    /// Texels per shard, to force sharding.
+    shard_texels: Option<u64>,
+}
+
+fn check(case: Case) {
+    let Case {
+        format,
+        n,
+        k,
+        tokens,
+        bias,
+        accumulate,
+        shard_texels,
+    } = case;
     let gpu = common::gpu();
     let seed = common::seed();
     let mut rng = common::rng(seed);
     let w = random_vec(&mut rng, n * k, 1.0);
-    let x = random_vec(&mut rng, m * k, 1.0);
+    let x = random_vec(&mut rng, tokens * k, 1.0);
     let b = random_vec(&mut rng, n, 1.0);
-    let y0 = random_vec(&mut rng, m * n, 1.0);
+    let y0 = random_vec(&mut rng, tokens * n, 1.0);
 
-    let limit = shard_bytes.unwrap_or(gpu.max_binding_bytes());
-    let w_gpu = GpuMatrix::from_f32_sharded(gpu, "w", n as u32, k as u32, &w, limit).unwrap();
+    let packed = PackedMatrix::from_f32(&w, n as u32, k as u32, format);
+    let w_gpu =
+        GpuMatrix::upload_sharded(gpu, "w", &packed, shard_texels.unwrap_or(u64::MAX)).unwrap();
+    if shard_texels.is_some() {
+        assert!(w_gpu.shards.len() > 1, "expected several shards");
+    }
+    let layout = StagedLayout::for_matrix(&w_gpu, tokens as u32 + 2);
     let x_gpu = StorageBuffer::from_slice(gpu, "x", &x).unwrap();
+    let staged = layout.buffer(gpu, "staged x").unwrap();
     let b_gpu = StorageBuffer::from_slice(gpu, "bias", &b).unwrap();
-    let y_gpu = StorageBuffer::new(gpu, "y", (m * n * 4) as u64).unwrap();
+    let y_gpu = StorageBuffer::new(gpu, "y", (tokens * n * 4) as u64).unwrap();
     if accumulate {
         y_gpu.write(gpu, &y0);
     } else {
@@ -104,107 +70,207 @@ fn check_matmul(
     }
 
     let mut arena = ParamArena::new(gpu, 512).unwrap();
+    let stage = Stage::new(gpu, &mut arena, &x_gpu.buffer, &staged, layout).unwrap();
     let bias_buffer = bias.then_some(&b_gpu.buffer);
     let matmul = MatMul::new(
         gpu,
         &mut arena,
         &w_gpu,
-        &x_gpu.buffer,
+        &staged,
+        layout,
         bias_buffer,
         &y_gpu.buffer,
         accumulate,
     )
     .unwrap();
     run(gpu, &mut arena, "matmul test", |rec| {
-        matmul.encode(rec, m as u32)
+        stage.encode(rec, tokens as u32);
+        matmul.encode(rec, tokens as u32);
     })
     .unwrap();
     let out = y_gpu.read_f32(gpu).unwrap();
 
-    let mut expected = reference::matmul(&x, &w, bias.then_some(&b), m, n, k);
-    if accumulate {
-        expected
-            .iter_mut()
-            .zip(&y0)
-            .for_each(|(e, &y)| *e += f64::from(y));
-    }
     let what = format!(
-        "matmul m={m} n={n} k={k} bias={bias} accumulate={accumulate} shards={}",
+        "{} matmul n={n} k={k} tokens={tokens} bias={bias} accumulate={accumulate} shards={}",
+        format.name(),
         w_gpu.shards.len()
     );
-    assert_close(&out, &expected, TOLERANCE, seed, &what);
+    let add = |mut y: Vec<f64>| {
+        if accumulate {
+            y.iter_mut().zip(&y0).for_each(|(e, &v)| *e += f64::from(v));
+        }
+        y
+    };
+    // Exactly what the kernel was given: the packed weights and the staged inputs.
+    let staged_x = reference::unstage_rows(&staged.read_u32(gpu).unwrap(), tokens, k, layout.int8);
+    let exact = add(reference::matmul(
+        &staged_x,
+        &packed.dequantize(),
+        bias.then_some(&b),
+        tokens,
+        n,
+        k,
+    ));
+    assert_close(
+        &out,
+        &exact,
+        EXACT_TOLERANCE,
+        seed,
+        &format!("{what} (against its packed inputs)"),
+    );
+    // A statistical bound: it needs enough terms per dot product and enough outputs.
+    if n >= 17 && k >= 64 {
+        let ideal = add(reference::matmul(&x, &w, bias.then_some(&b), tokens, n, k));
+        assert_close(
+            &out,
+            &ideal,
+            format_tolerance(format),
+            seed,
+            &format!("{what} (against f32 inputs)"),
+        );
+    }
 }
 
 const SIZES: [usize; 6] = [1, 3, 17, 64, 576, 1536];
+const BLOCK_SIZES: [usize; 4] = [32, 64, 576, 1536];
+
+fn case(format: WeightFormat, n: usize, k: usize, tokens: usize) -> Case {
+    Case {
+        format,
+        n,
+        k,
+        tokens,
+        bias: false,
+        accumulate: false,
+        shard_texels: None,
+    }
+}
 
 #[test]
-fn matvec_matches_reference_at_every_size_pair() {
-    for &n in &SIZES {
-        for &k in &SIZES {
-            check_matvec(n, k, 1, false, false, None);
+fn float_formats_at_every_size_pair() {
+    for format in [WeightFormat::F32, WeightFormat::F16] {
+        for &n in &SIZES {
+            for &k in &SIZES {
+                check(case(format, n, k, 1));
+            }
         }
     }
 }
 
 #[test]
-fn matvec_with_bias_accumulate_and_a_later_input_row() {
-    check_matvec(17, 64, 3, true, false, None);
-    check_matvec(576, 576, 2, false, true, None);
-    check_matvec(1536, 17, 5, true, true, None);
-}
-
-#[test]
-fn matvec_over_a_vocabulary_sized_matrix() {
-    check_matvec(49152, 576, 1, false, false, None);
-    check_matvec(151_936 / 4 + 3, 64, 1, false, false, None);
-}
-
-#[test]
-fn matvec_across_forced_shards() {
-    // 1000 rows of 64 floats in shards of 100 KiB: 400 rows each, the last one partial.
-    check_matvec(1000, 64, 2, true, true, Some(100 * 1024));
-    check_matvec(999, 17, 1, false, false, Some(4096));
-}
-
-#[test]
-fn matmul_matches_reference_at_awkward_shapes() {
-    let shapes = [
-        (1, 1, 1),
-        (3, 3, 3),
-        (17, 17, 17),
-        (64, 64, 64),
-        (7, 576, 576),
-        (17, 1536, 576),
-        (64, 576, 1536),
-        (3, 17, 1536),
-        (64, 1, 3),
-        (5, 49152, 64),
-    ];
-    for (m, n, k) in shapes {
-        check_matmul(m, n, k, false, false, None);
+fn quantized_formats_at_every_size_pair() {
+    for format in [WeightFormat::Q8_0, WeightFormat::Q4_0, WeightFormat::Q4_1] {
+        for &n in &SIZES {
+            for &k in &BLOCK_SIZES {
+                check(case(format, n, k, 1));
+            }
+        }
     }
 }
 
 #[test]
-fn matmul_with_bias_accumulate_and_shards() {
-    check_matmul(17, 64, 64, true, false, None);
-    check_matmul(3, 576, 576, false, true, None);
-    check_matmul(13, 1000, 64, true, true, Some(100 * 1024));
+fn prefill_blocks_of_tokens_in_every_format() {
+    for format in WeightFormat::ALL {
+        for tokens in [2, 3, 7, 17] {
+            check(case(format, 67, 64, tokens));
+        }
+        check(case(format, 576, 576, 5));
+    }
 }
 
-/// A real binding limit, not a forced one: 60,000 rows of 576 floats are 138 MB, over the
-/// 128 MiB a storage binding may cover on lavapipe and WebGPU's defaults.
 #[test]
-fn matvec_over_128_mib_is_split_into_shards() {
+fn bias_and_fused_residual_add() {
+    let mut rng = common::rng(common::seed());
+    for format in WeightFormat::ALL {
+        let tokens = [1, 3, 6][rng.random_range(0..3)];
+        check(Case {
+            bias: true,
+            ..case(format, 17, 64, tokens)
+        });
+        check(Case {
+            accumulate: true,
+            ..case(format, 576, 576, tokens)
+        });
+        check(Case {
+            bias: true,
+            accumulate: true,
+            ..case(format, 1536, 64, tokens)
+        });
+    }
+}
+
+#[test]
+fn vocabulary_sized_matrices() {
+    check(case(WeightFormat::Q8_0, 49152, 576, 1));
+    check(case(WeightFormat::F16, 151_936 / 4 + 3, 64, 1));
+    check(case(WeightFormat::Q4_1, 49152, 64, 5));
+}
+
+#[test]
+fn matrices_split_into_shards() {
+    for format in WeightFormat::ALL {
+        // A few hundred texels per shard: the last shard is partial.
+        check(Case {
+            shard_texels: Some(300),
+            bias: true,
+            accumulate: true,
+            ..case(format, 1000, 64, 1)
+        });
+        check(Case {
+            shard_texels: Some(300),
+            ..case(format, 999, 64, 3)
+        });
+    }
+}
+
+/// 60,000 x 576 f32 weights are 138 MB: more than one 128 MiB storage binding, which is why
+/// weights live in textures; this one still fits one texture on lavapipe.
+#[test]
+fn f32_matrix_over_128_mib() {
+    check(case(WeightFormat::F32, 60_000, 576, 1));
+}
+
+#[test]
+fn stage_kernel_lays_out_rows_like_the_reference() {
     let gpu = common::gpu();
-    let rows = 60_000;
-    let cols = 576;
-    assert!((rows * cols * 4) as u64 > 128 << 20);
-    if gpu.max_binding_bytes() >= (rows * cols * 4) as u64 {
-        eprintln!(
-            "note: this adapter binds {} bytes at once; the matrix is still checked",
-            gpu.max_binding_bytes()
-        );
+    for (int8, cols, rows) in [
+        (false, 3, 2),
+        (false, 17, 5),
+        (false, 576, 1),
+        (true, 32, 3),
+        (true, 576, 4),
+        (true, 1536, 1),
+    ] {
+        let seed = common::seed();
+        let mut rng = common::rng(seed);
+        let x = random_vec(&mut rng, rows * cols, 3.0);
+        let format = if int8 {
+            WeightFormat::Q8_0
+        } else {
+            WeightFormat::F32
+        };
+        let layout = StagedLayout::for_format(format, cols as u32, rows as u32);
+        let x_gpu = StorageBuffer::from_slice(gpu, "x", &x).unwrap();
+        let staged = layout.buffer(gpu, "staged").unwrap();
+        let mut arena = ParamArena::new(gpu, 4).unwrap();
+        let stage = Stage::new(gpu, &mut arena, &x_gpu.buffer, &staged, layout).unwrap();
+        run(gpu, &mut arena, "stage test", |rec| {
+            stage.encode(rec, rows as u32)
+        })
+        .unwrap();
+        let got = staged.read_u32(gpu).unwrap();
+        let expected = reference::stage_rows(&x, cols, int8);
+        assert_eq!(got.len(), expected.len(), "staged words, cols {cols}");
+        let what = format!("stage int8={int8} cols={cols} rows={rows}");
+        if int8 {
+            let x64: Vec<f64> = x.iter().map(|&v| f64::from(v)).collect();
+            common::assert_int8_staged(&got, &x64, rows, cols, seed, &what);
+            // Scales and sums agree with the reference's to f32 rounding.
+            let scales = |w: &[u32]| reference::unstage_rows(w, rows, cols, true);
+            let theirs: Vec<f64> = scales(&expected).iter().map(|&v| f64::from(v)).collect();
+            assert_close(&scales(&got), &theirs, 1e-2, seed, &what);
+        } else {
+            assert_eq!(got, expected, "{what}: f32 staging is a padded copy");
+        }
     }
-    check_matvec(rows, cols, 1, false, false, None);
 }

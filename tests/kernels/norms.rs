@@ -3,12 +3,14 @@
 use crate::common::{self, assert_close, random_vec, reference};
 use shaderlm::gpu::{ParamArena, StorageBuffer};
 use shaderlm::kernels::rmsnorm::RmsNorm;
-use shaderlm::kernels::run;
 use shaderlm::kernels::softmax::Softmax;
+use shaderlm::kernels::{run, StagedLayout, WeightFormat};
 
 const TOLERANCE: f64 = 1e-5;
 
-fn check_rmsnorm(rows: usize, cols: usize, first_row: usize) {
+/// RMSNorm of `rows` rows from `first_row`, staged as f32 (compared to 1e-5) or int8 (compared
+/// within what int8 quantization allows).
+fn check_rmsnorm(rows: usize, cols: usize, first_row: usize, int8: bool) {
     let gpu = common::gpu();
     let seed = common::seed();
     let mut rng = common::rng(seed);
@@ -16,18 +18,24 @@ fn check_rmsnorm(rows: usize, cols: usize, first_row: usize) {
     let weight = random_vec(&mut rng, cols, 2.0);
     let eps = 1e-5;
 
+    let format = if int8 {
+        WeightFormat::Q8_0
+    } else {
+        WeightFormat::F32
+    };
+    let layout = StagedLayout::for_format(format, cols as u32, rows as u32);
     let x_gpu = StorageBuffer::from_slice(gpu, "x", &x).unwrap();
     let w_gpu = StorageBuffer::from_slice(gpu, "weight", &weight).unwrap();
-    let y_gpu = StorageBuffer::new(gpu, "y", (rows * cols * 4) as u64).unwrap();
-    y_gpu.fill_f32(gpu, f32::NAN);
+    let staged = layout.buffer(gpu, "staged").unwrap();
+    staged.fill_f32(gpu, f32::NAN);
     let mut arena = ParamArena::new(gpu, 1).unwrap();
     let norm = RmsNorm::new(
         gpu,
         &mut arena,
         &x_gpu.buffer,
         &w_gpu.buffer,
-        &y_gpu.buffer,
-        cols as u32,
+        &staged,
+        layout,
         eps,
     )
     .unwrap();
@@ -36,31 +44,47 @@ fn check_rmsnorm(rows: usize, cols: usize, first_row: usize) {
     })
     .unwrap();
     let expected = reference::rmsnorm(&x[first_row * cols..], &weight, cols, f64::from(eps));
-    let out = y_gpu.read_f32(gpu).unwrap();
-    assert_close(
-        &out,
-        &expected,
-        TOLERANCE,
-        seed,
-        &format!("rmsnorm rows={rows} cols={cols} first_row={first_row}"),
-    );
+    let words = staged.read_u32(gpu).unwrap();
+    let what = format!("rmsnorm rows={rows} cols={cols} first_row={first_row} int8={int8}");
+    if int8 {
+        common::assert_int8_staged(&words, &expected, rows, cols, seed, &what);
+    } else {
+        assert_close(
+            &reference::unstage_rows(&words, rows, cols, false),
+            &expected,
+            TOLERANCE,
+            seed,
+            &what,
+        );
+    }
 }
 
 #[test]
 fn rmsnorm_matches_reference() {
-    for cols in [1, 3, 17, 64, 576, 1536] {
-        for rows in [1, 3, 17] {
-            check_rmsnorm(rows, cols, 0);
+    for cols in [1usize, 3, 17, 64, 576, 1536] {
+        // As many rows as a 64 KiB staged f32 input holds, up to 17.
+        for rows in [1, 3, 17usize.min(16384 / (cols.div_ceil(4) * 4))] {
+            check_rmsnorm(rows, cols, 0, false);
         }
     }
-    check_rmsnorm(64, 576, 0);
-    check_rmsnorm(1, 49152, 0);
+    // The longest row a 64 KiB staged f32 input holds.
+    check_rmsnorm(1, 16_000, 0, false);
+}
+
+#[test]
+fn rmsnorm_staged_as_int8_blocks() {
+    for cols in [32, 64, 576, 1536] {
+        for rows in [1, 3, 17] {
+            check_rmsnorm(rows, cols, 0, true);
+        }
+    }
 }
 
 #[test]
 fn rmsnorm_of_one_later_row() {
     // The final norm before the LM head normalises only the last token's row.
-    check_rmsnorm(1, 576, 6);
+    check_rmsnorm(1, 576, 6, false);
+    check_rmsnorm(1, 576, 6, true);
 }
 
 fn check_softmax(rows: usize, cols: usize, scale: f32) {

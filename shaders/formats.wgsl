@@ -1,0 +1,30 @@
+// Shared by the kernels that read weight matrices or staged activations; the Rust owners
+// prepend it. The owner also defines TEXTURE_WIDTH (a power of two).
+//
+// Weight matrices live in Rgba32Uint textures read as one long run of 16-byte texels: texel
+// i sits at (i % TEXTURE_WIDTH, i / TEXTURE_WIDTH). Texture fetches are the fast path for
+// per-invocation gathers on CPU-type adapters, and read through the texture cache on GPUs.
+//   f32:  4 weights per texel.        f16: 8 per texel (two per u32, low half first).
+//   q8_0: a block of 32 int8 weights is 2 texels; q4_0 and q4_1: a block is 1 texel
+//         (byte j holds weight j in its low nibble and weight j + 16 in its high nibble).
+// Quantized formats keep one u32 per block in a second texture, 4 blocks per texel:
+//   q8_0, q4_0: the f16 scale d in the low half; q4_1: d in the low half, the f16 min m high.
+//
+// Staged activations (the x of y = W x) sit in a uniform buffer, one row per token:
+//   for f32 and f16 weights: K floats, padded to vec4s;
+//   for quantized weights: K int8 values in blocks of 32 (16 per vec4<u32>), then per block
+//   (scale s, s * sum of the int8 values), two blocks per vec4<f32>.
+
+fn texel_at(i: u32) -> vec2<u32> {
+    return vec2<u32>(i % TEXTURE_WIDTH, i / TEXTURE_WIDTH);
+}
+
+// The u32 of block g in a scales texture.
+fn block_scale(scales: texture_2d<u32>, g: u32) -> u32 {
+    return textureLoad(scales, texel_at(g / 4u), 0)[g % 4u];
+}
+
+// Sum over 16 int8 pairs packed in two words each of a and b.
+fn dot16_i8(a: vec4<u32>, b: vec4<u32>) -> i32 {
+    return dot4I8Packed(a.x, b.x) + dot4I8Packed(a.y, b.y) + dot4I8Packed(a.z, b.z) + dot4I8Packed(a.w, b.w);
+}

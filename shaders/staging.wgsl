@@ -1,0 +1,53 @@
+// Writing the x of y = W x in the staged layout the matmul kernels read as a uniform buffer
+// (see formats.wgsl). Prepended by the owners of kernels that produce matmul inputs; each
+// defines `fn value(t: u32, k: u32) -> f32`, element k of row t, and the owner defines:
+//   STAGE_Q8 (bool), STAGE_K (row length), STAGE_UNITS (blocks of 32, or vec4s, per row),
+//   STAGE_ROW_WORDS (u32 words per staged row), STAGE_SCALES (word offset of the block
+//   scales within a row, int8 layout only).
+
+@group(0) @binding(9) var<storage, read_write> staged: array<u32>;
+
+// Block b (32 values) of row t as int8 with scale s = max|v| / 127, and s * sum(q).
+fn stage_q8_block(t: u32, b: u32) {
+    var amax = 0.0;
+    for (var j = 0u; j < 32u; j++) {
+        amax = max(amax, abs(value(t, b * 32u + j)));
+    }
+    let s = amax / 127.0;
+    let inv = select(0.0, 1.0 / s, s > 0.0);
+    let row = t * STAGE_ROW_WORDS;
+    var sum = 0;
+    for (var w = 0u; w < 8u; w++) {
+        var word = 0u;
+        for (var j = 0u; j < 4u; j++) {
+            let q = i32(round(value(t, b * 32u + w * 4u + j) * inv));
+            sum += q;
+            word |= (u32(q) & 0xFFu) << (8u * j);
+        }
+        staged[row + b * 8u + w] = word;
+    }
+    staged[row + STAGE_SCALES + 2u * b] = bitcast<u32>(s);
+    staged[row + STAGE_SCALES + 2u * b + 1u] = bitcast<u32>(s * f32(sum));
+}
+
+// Values 4i..4i+3 of row t as f32, zero past the end of the row.
+fn stage_f32_vec4(t: u32, i: u32) {
+    let row = t * STAGE_ROW_WORDS;
+    for (var j = 0u; j < 4u; j++) {
+        let k = 4u * i + j;
+        var v = 0.0;
+        if (k < STAGE_K) {
+            v = value(t, k);
+        }
+        staged[row + k] = bitcast<u32>(v);
+    }
+}
+
+// Stages unit u (a block of 32, or a vec4) of row t.
+fn stage_unit(t: u32, u: u32) {
+    if (STAGE_Q8) {
+        stage_q8_block(t, u);
+    } else {
+        stage_f32_vec4(t, u);
+    }
+}

@@ -1,0 +1,114 @@
+//! The staged layout of matmul inputs: rows of x in a buffer the matmul kernels read as a
+//! uniform buffer (see `shaders/formats.wgsl`). Kernels producing a matmul's input (RMSNorm,
+//! SwiGLU, the stage kernel) write it; the matmul reads it.
+//!
+//! Uniform reads of x are what keeps a matrix-vector product fast on CPU-type adapters, and
+//! broadcast cheaply on GPUs. The price: a uniform binding holds at most 64 KiB on most
+//! adapters, so a step processes at most [`StagedLayout::max_rows`] tokens.
+
+use super::matrix::{GpuMatrix, WeightFormat};
+use crate::error::{Error, Result};
+use crate::gpu::{Gpu, StorageBuffer};
+
+/// How rows of `cols` values are staged, and how many rows the buffer holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StagedLayout {
+    /// int8 blocks of 32 with scales (for quantized weights), else f32.
+    pub int8: bool,
+    pub cols: u32,
+    pub rows: u32,
+}
+
+impl StagedLayout {
+    /// The layout the matmul over `w` reads, for `rows` tokens.
+    pub fn for_matrix(w: &GpuMatrix, rows: u32) -> StagedLayout {
+        Self::for_format(w.format, w.cols, rows)
+    }
+
+    pub fn for_format(format: WeightFormat, cols: u32, rows: u32) -> StagedLayout {
+        StagedLayout {
+            int8: format.is_quantized(),
+            cols,
+            rows,
+        }
+    }
+
+    fn blocks(&self) -> u32 {
+        self.cols.div_ceil(32)
+    }
+
+    /// vec4<u32> of int8 values (XQ) and vec4<f32> of block scales (XS) per row.
+    fn int8_vec4s(&self) -> (u32, u32) {
+        (self.blocks() * 2, self.blocks().div_ceil(2))
+    }
+
+    /// Units (blocks of 32, or vec4s) one producer invocation stages at a time.
+    pub fn units(&self) -> u32 {
+        if self.int8 {
+            self.blocks()
+        } else {
+            self.cols.div_ceil(4)
+        }
+    }
+
+    pub fn row_words(&self) -> u32 {
+        if self.int8 {
+            let (q, s) = self.int8_vec4s();
+            4 * (q + s)
+        } else {
+            4 * self.cols.div_ceil(4)
+        }
+    }
+
+    pub fn bytes(&self) -> u64 {
+        u64::from(self.rows) * u64::from(self.row_words()) * 4
+    }
+
+    /// The most rows of `cols` a uniform binding of this adapter can hold in `format`'s layout.
+    pub fn max_rows(gpu: &Gpu, format: WeightFormat, cols: u32) -> u32 {
+        let row_bytes = u64::from(Self::for_format(format, cols, 1).row_words()) * 4;
+        (gpu.limits.max_uniform_buffer_binding_size / row_bytes).min(u64::from(u32::MAX)) as u32
+    }
+
+    /// Constants for a kernel that writes this layout (see staging.wgsl).
+    pub fn producer_preamble(&self) -> String {
+        let scales = if self.int8 {
+            4 * self.int8_vec4s().0
+        } else {
+            0
+        };
+        format!(
+            "const STAGE_Q8: bool = {};\nconst STAGE_K: u32 = {}u;\nconst STAGE_UNITS: u32 = {}u;\n\
+             const STAGE_ROW_WORDS: u32 = {}u;\nconst STAGE_SCALES: u32 = {scales}u;\n{}",
+            self.int8,
+            self.cols,
+            self.units(),
+            self.row_words(),
+            include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/staging.wgsl"))
+        )
+    }
+
+    /// Constants for the matmul that reads this layout (see formats.wgsl).
+    pub fn consumer_preamble(&self) -> String {
+        let (q, s) = self.int8_vec4s();
+        format!(
+            "const XR: u32 = {}u;\nconst XP: u32 = {}u;\nconst XQ: u32 = {q}u;\nconst XS: u32 = {s}u;\n",
+            self.rows,
+            self.cols.div_ceil(4)
+        )
+    }
+
+    /// A buffer for this layout, writable as storage and readable as a uniform buffer.
+    pub fn buffer(&self, gpu: &Gpu, label: &str) -> Result<StorageBuffer> {
+        if self.bytes() > gpu.limits.max_uniform_buffer_binding_size {
+            return Err(Error::device(format!(
+                "{label}: {} staged rows of {} take {} bytes, over the adapter's uniform binding limit of {}",
+                self.rows,
+                self.cols,
+                self.bytes(),
+                gpu.limits.max_uniform_buffer_binding_size
+            )));
+        }
+        StorageBuffer::with_usage(gpu, label, self.bytes(), wgpu::BufferUsages::UNIFORM)
+    }
+}
