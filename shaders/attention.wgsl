@@ -1,14 +1,14 @@
 // Causal scaled-dot-product attention of new queries over the KV cache, grouped-query.
 //
 // Query t (at position start_pos + t) of head h attends to cache positions 0..=start_pos + t
-// of KV head h / (n_heads / n_kv_heads). One workgroup per (query, head). Keys are taken in
-// tiles of WG: each invocation scores one key, then the tile updates a running maximum and
-// sum (online softmax), so rows of any length stay stable without storing all scores.
-// Invocation `lid` accumulates output dimensions lid, lid + WG, ...
-// The Rust owner (src/kernels/attention.rs) prepends: const WG (a power of two).
+// of KV head h / (n_heads / n_kv_heads). The cache is a pair of textures laid out as
+// kv_write.wgsl describes. One workgroup per (query, head). Keys are taken in tiles of WG:
+// each invocation scores one key, then the tile updates a running maximum and sum (online
+// softmax), so rows of any length stay stable without storing all scores. Invocation c < HEAD_TEXELS
+// accumulates output values 4c..4c+3.
+// The Rust owner (src/kernels/attention.rs) prepends TEXTURE_WIDTH, HEAD_TEXELS and WG
+// (a power of two, at least HEAD_TEXELS).
 
-const MAX_HEAD_DIM: u32 = 256u;
-const DIMS_PER_INVOCATION: u32 = MAX_HEAD_DIM / WG;
 const NEG_INF: f32 = -3.0e38;
 
 struct Params {
@@ -18,19 +18,24 @@ struct Params {
     head_dim: u32,
     start_pos: u32,
     q_stride: u32,   // floats per token row of q
-    kv_base: u32,    // first float of this sequence in the cache
+    first_row: u32,  // cache row of position 0 of this sequence
     out_stride: u32, // floats per token row of out
     scale: f32,      // 1 / sqrt(head_dim)
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> q: array<f32>;
-@group(0) @binding(2) var<storage, read> k_cache: array<f32>;
-@group(0) @binding(3) var<storage, read> v_cache: array<f32>;
+@group(0) @binding(2) var k_cache: texture_2d<u32>;
+@group(0) @binding(3) var v_cache: texture_2d<u32>;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
 
-var<workgroup> q_tile: array<f32, MAX_HEAD_DIM>;
+var<workgroup> q_tile: array<vec4<f32>, HEAD_TEXELS>;
 var<workgroup> weights: array<f32, WG>;
+
+fn cache_texel(cache: texture_2d<u32>, row: u32, kv_head: u32, c: u32) -> vec4<f32> {
+    let i = row * p.n_kv_heads * HEAD_TEXELS + kv_head * HEAD_TEXELS + c;
+    return bitcast<vec4<f32>>(textureLoad(cache, texel_at(i), 0));
+}
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>,
@@ -43,28 +48,32 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
     let t = item / p.n_heads;
     let head = item % p.n_heads;
     let kv_head = head / (p.n_heads / p.n_kv_heads);
-    let kv_dim = p.n_kv_heads * p.head_dim;
-    let hd = p.head_dim;
 
-    let q_base = t * p.q_stride + head * hd;
-    for (var d = lid; d < hd; d += WG) {
-        q_tile[d] = q[q_base + d] * p.scale;
+    // The query, pre-scaled, zero-padded to whole texels.
+    if (lid < HEAD_TEXELS) {
+        var v = vec4<f32>(0.0);
+        for (var j = 0u; j < 4u; j++) {
+            let d = 4u * lid + j;
+            if (d < p.head_dim) {
+                v[j] = q[t * p.q_stride + head * p.head_dim + d] * p.scale;
+            }
+        }
+        q_tile[lid] = v;
     }
     workgroupBarrier();
 
     let n_keys = p.start_pos + t + 1u;
     var running_max = NEG_INF;
     var running_sum = 0.0;
-    var acc: array<f32, DIMS_PER_INVOCATION>;
+    var acc = vec4<f32>(0.0);
 
     for (var tile = 0u; tile < n_keys; tile += WG) {
         let key = tile + lid;
         var score = NEG_INF;
         if (key < n_keys) {
-            let k_base = p.kv_base + key * kv_dim + kv_head * hd;
             score = 0.0;
-            for (var d = 0u; d < hd; d++) {
-                score += q_tile[d] * k_cache[k_base + d];
+            for (var c = 0u; c < HEAD_TEXELS; c++) {
+                score += dot(q_tile[c], cache_texel(k_cache, p.first_row + key, kv_head, c));
             }
         }
         weights[lid] = score;
@@ -85,24 +94,24 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
             tile_sum += weights[j];
         }
         running_sum = running_sum * correction + tile_sum;
-        for (var i = 0u; i < DIMS_PER_INVOCATION; i++) {
-            let d = lid + i * WG;
-            if (d < hd) {
-                var value = acc[i] * correction;
-                for (var j = 0u; j < in_tile; j++) {
-                    value += weights[j] * v_cache[p.kv_base + (tile + j) * kv_dim + kv_head * hd + d];
-                }
-                acc[i] = value;
+        if (lid < HEAD_TEXELS) {
+            var value = acc * correction;
+            for (var j = 0u; j < in_tile; j++) {
+                value += weights[j] * cache_texel(v_cache, p.first_row + tile + j, kv_head, lid);
             }
+            acc = value;
         }
         running_max = new_max;
         workgroupBarrier();
     }
 
-    for (var i = 0u; i < DIMS_PER_INVOCATION; i++) {
-        let d = lid + i * WG;
-        if (d < hd) {
-            out[t * p.out_stride + head * hd + d] = acc[i] / running_sum;
+    if (lid < HEAD_TEXELS) {
+        let result = acc / running_sum;
+        for (var j = 0u; j < 4u; j++) {
+            let d = 4u * lid + j;
+            if (d < p.head_dim) {
+                out[t * p.out_stride + head * p.head_dim + d] = result[j];
+            }
         }
     }
 }

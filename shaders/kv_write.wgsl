@@ -1,35 +1,51 @@
-// KV-cache write: copies the new tokens' K and V rows into the cache at their positions.
+// KV-cache write: stores the new tokens' K and V rows into the cache at their positions.
 //
-// `src` holds the fused QKV activations, one row per token; K starts at k_offset and V at
-// v_offset within a row. The cache of one layer is [sequences, positions, kv_dim]; row t
-// lands at dst_base + t * kv_dim (dst_base = (sequence * ctx + start_pos) * kv_dim).
-// The Rust owner (src/kernels/kv_write.rs) prepends: const WG.
+// The cache of one layer is a pair of Rgba32Uint textures read as runs of texels (see
+// formats.wgsl): cache row r (sequence * ctx + position) holds n_kv_heads heads of
+// HEAD_TEXELS texels each, the head's values 4 to a texel as f32 bits, zero-padded when
+// head_dim is not a multiple of 4. `src` holds the fused QKV activations, one row per token:
+// K starts at k_offset and V at v_offset. One invocation per (token, head, texel).
+// The Rust owner (src/kernels/kv_write.rs) prepends TEXTURE_WIDTH, HEAD_TEXELS and WG.
 
 struct Params {
     n_tokens: u32,
-    kv_dim: u32,
+    n_kv_heads: u32,
+    head_dim: u32,
     src_stride: u32,
     k_offset: u32,
     v_offset: u32,
-    dst_base: u32,
+    first_row: u32,   // cache row of token 0
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> src: array<f32>;
-@group(0) @binding(2) var<storage, read_write> k_cache: array<f32>;
-@group(0) @binding(3) var<storage, read_write> v_cache: array<f32>;
+@group(0) @binding(2) var k_cache: texture_storage_2d<rgba32uint, write>;
+@group(0) @binding(3) var v_cache: texture_storage_2d<rgba32uint, write>;
+
+fn gather(base: u32, first: u32) -> vec4<u32> {
+    var v = vec4<f32>(0.0);
+    for (var j = 0u; j < 4u; j++) {
+        if (first + j < p.head_dim) {
+            v[j] = src[base + first + j];
+        }
+    }
+    return bitcast<vec4<u32>>(v);
+}
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>,
         @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
     let i = (wid.x + wid.y * nwg.x) * WG + lid;
-    if (i >= p.n_tokens * p.kv_dim) {
+    let row_texels = p.n_kv_heads * HEAD_TEXELS;
+    if (i >= p.n_tokens * row_texels) {
         return;
     }
-    let t = i / p.kv_dim;
-    let e = i % p.kv_dim;
-    let row = t * p.src_stride;
-    k_cache[p.dst_base + i] = src[row + p.k_offset + e];
-    v_cache[p.dst_base + i] = src[row + p.v_offset + e];
+    let t = i / row_texels;
+    let head = (i % row_texels) / HEAD_TEXELS;
+    let c = i % HEAD_TEXELS;
+    let row = t * p.src_stride + head * p.head_dim;
+    let at = texel_at((p.first_row + t) * row_texels + head * HEAD_TEXELS + c);
+    textureStore(k_cache, at, gather(row + p.k_offset, 4u * c));
+    textureStore(v_cache, at, gather(row + p.v_offset, 4u * c));
 }

@@ -7,6 +7,7 @@ pub mod kernel;
 pub mod params;
 pub mod profile;
 pub mod recorder;
+pub mod texture;
 
 pub use adapter::{AdapterChoice, BackendChoice};
 pub use buffer::{read_buffer, StorageBuffer};
@@ -14,6 +15,7 @@ pub use kernel::{Bound, ShaderSource};
 pub use params::ParamArena;
 pub use profile::GpuProfile;
 pub use recorder::Recorder;
+pub use texture::TexelTexture;
 
 use crate::error::{Error, Result};
 use std::collections::HashMap;
@@ -154,6 +156,12 @@ impl Gpu {
 
     pub fn has_subgroups(&self) -> bool {
         self.features.contains(wgpu::Features::SUBGROUP)
+    }
+
+    /// The subgroup size when the adapter has subgroup operations at a single, fixed size.
+    pub fn fixed_subgroup_size(&self) -> Option<u32> {
+        let (min, max) = (self.info.subgroup_min_size, self.info.subgroup_max_size);
+        (self.has_subgroups() && min == max && min > 0 && min <= 128).then_some(min)
     }
 
     pub fn has_timestamps(&self) -> bool {

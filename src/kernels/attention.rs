@@ -1,13 +1,58 @@
-//! Owner of `shaders/attention.wgsl`.
+//! Owner of `shaders/attention.wgsl`, and the layout of the KV cache it reads.
 
+use super::Reduction;
 use crate::error::{Error, Result};
-use crate::gpu::kernel::buffers;
-use crate::gpu::{kernel::grid, Bound, Gpu, ParamArena, Recorder};
+use crate::gpu::{kernel::grid, Bound, Gpu, ParamArena, Recorder, TexelTexture};
 use crate::shader;
 
+/// Invocations per workgroup of the portable kernel.
 const WG: u32 = 64;
-/// The shader keeps one head's query in workgroup memory of this size.
-pub const MAX_HEAD_DIM: u32 = 256;
+/// The largest head the kernels take (the portable one keeps WG texels of 4 in workgroup memory).
+pub const MAX_HEAD_DIM: u32 = 4 * WG;
+
+/// How one layer's KV cache is laid out: rows of n_kv_heads heads, each head_dim values
+/// padded to whole texels of 4.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheShape {
+    pub n_kv_heads: u32,
+    pub head_dim: u32,
+}
+
+impl CacheShape {
+    pub fn new(n_kv_heads: u32, head_dim: u32) -> CacheShape {
+        CacheShape { n_kv_heads, head_dim }
+    }
+
+    pub fn head_texels(&self) -> u32 {
+        self.head_dim.div_ceil(4)
+    }
+
+    /// Texels of one cache row (one position of one sequence).
+    pub fn row_texels(&self) -> u32 {
+        self.n_kv_heads * self.head_texels()
+    }
+
+    /// WGSL constants (and texel addressing) for kernels that touch the cache.
+    pub fn preamble(&self, gpu: &Gpu) -> String {
+        format!(
+            "const TEXTURE_WIDTH: u32 = {}u;\nconst HEAD_TEXELS: u32 = {}u;\n{}",
+            TexelTexture::width(gpu),
+            self.head_texels(),
+            include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/formats.wgsl"))
+        )
+    }
+
+    /// A row of K or V values ([n_kv_heads, head_dim]) as cache texels.
+    pub fn texels_of_row(&self, values: &[f32]) -> Vec<[u32; 4]> {
+        let (hd, ht) = (self.head_dim as usize, self.head_texels() as usize);
+        let mut out = vec![[0u32; 4]; self.row_texels() as usize];
+        for (e, v) in values.iter().enumerate() {
+            let (head, d) = (e / hd, e % hd);
+            out[head * ht + d / 4][d % 4] = v.to_bits();
+        }
+        out
+    }
+}
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
@@ -18,7 +63,7 @@ struct Params {
     head_dim: u32,
     start_pos: u32,
     q_stride: u32,
-    kv_base: u32,
+    first_row: u32,
     out_stride: u32,
     scale: f32,
     _pad: [u32; 3],
@@ -28,8 +73,7 @@ struct Params {
 #[derive(Debug, Clone, Copy)]
 pub struct AttentionShape {
     pub n_heads: u32,
-    pub n_kv_heads: u32,
-    pub head_dim: u32,
+    pub cache: CacheShape,
     /// Floats per token row of the query buffer (queries start at column 0).
     pub q_stride: u32,
     /// Floats per token row of the output.
@@ -43,64 +87,68 @@ pub struct Attention {
 }
 
 impl Attention {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         gpu: &Gpu,
         arena: &mut ParamArena,
         q: &wgpu::Buffer,
-        k_cache: &wgpu::Buffer,
-        v_cache: &wgpu::Buffer,
+        k_cache: &TexelTexture,
+        v_cache: &TexelTexture,
         out: &wgpu::Buffer,
         shape: AttentionShape,
+        reduction: Reduction,
     ) -> Result<Attention> {
-        if shape.head_dim == 0 || shape.head_dim > MAX_HEAD_DIM || !shape.head_dim.is_multiple_of(2)
-        {
+        let head_dim = shape.cache.head_dim;
+        if head_dim == 0 || head_dim > MAX_HEAD_DIM {
             return Err(Error::usage(format!(
-                "attention: head_dim {} is not supported (even, at most {MAX_HEAD_DIM})",
-                shape.head_dim
+                "attention: head_dim {head_dim} is not supported (at most {MAX_HEAD_DIM})"
             )));
         }
-        if shape.n_kv_heads == 0 || !shape.n_heads.is_multiple_of(shape.n_kv_heads) {
+        let n_kv = shape.cache.n_kv_heads;
+        if n_kv == 0 || !shape.n_heads.is_multiple_of(n_kv) {
             return Err(Error::usage(format!(
-                "attention: {} query heads cannot be grouped over {} KV heads",
-                shape.n_heads, shape.n_kv_heads
+                "attention: {} query heads cannot be grouped over {n_kv} KV heads",
+                shape.n_heads
             )));
         }
-        let pipeline = gpu.pipeline(
-            &shader!("attention"),
-            &format!("const WG: u32 = {WG}u;\n"),
-            "main",
-        )?;
-        let bound = Bound::new(
-            gpu,
-            arena,
-            &pipeline,
-            "attention",
-            std::mem::size_of::<Params>(),
-            &buffers(&[q, k_cache, v_cache, out]),
-        )?;
+        let pipeline = match reduction {
+            Reduction::Workgroup => {
+                let preamble = format!("const WG: u32 = {WG}u;\n{}", shape.cache.preamble(gpu));
+                gpu.pipeline(&shader!("attention"), &preamble, "main")?
+            }
+            Reduction::Subgroup(size) => {
+                let per_invocation = shape.cache.head_texels().div_ceil(size);
+                let preamble = format!(
+                    "const WG: u32 = {size}u;\nconst TEXELS_PER_INVOCATION: u32 = {per_invocation}u;\n{}",
+                    shape.cache.preamble(gpu)
+                );
+                gpu.pipeline(&shader!("subgroup/attention"), &preamble, "main")?
+            }
+        };
+        let resources = [
+            (1, q.as_entire_binding()),
+            (2, wgpu::BindingResource::TextureView(&k_cache.view)),
+            (3, wgpu::BindingResource::TextureView(&v_cache.view)),
+            (4, out.as_entire_binding()),
+        ];
+        let bound = Bound::new(gpu, arena, &pipeline, "attention", std::mem::size_of::<Params>(), &resources)?;
         Ok(Attention { bound, shape })
     }
 
     /// Attends `n_tokens` queries at positions start_pos.. over the cache rows from
-    /// `first_cache_row` (sequence * ctx), which must already hold positions 0..start_pos + n_tokens.
-    pub fn encode(
-        &self,
-        rec: &mut Recorder<'_>,
-        n_tokens: u32,
-        start_pos: u32,
-        first_cache_row: u32,
-    ) {
+    /// `first_row` (sequence * ctx), which must already hold positions 0..start_pos + n_tokens.
+    pub fn encode(&self, rec: &mut Recorder<'_>, n_tokens: u32, start_pos: u32, first_row: u32) {
         let s = self.shape;
         let params = Params {
             n_tokens,
             n_heads: s.n_heads,
-            n_kv_heads: s.n_kv_heads,
-            head_dim: s.head_dim,
+            n_kv_heads: s.cache.n_kv_heads,
+            head_dim: s.cache.head_dim,
             start_pos,
             q_stride: s.q_stride,
-            kv_base: first_cache_row * s.n_kv_heads * s.head_dim,
+            first_row,
             out_stride: s.out_stride,
-            scale: 1.0 / (s.head_dim as f32).sqrt(),
+            scale: 1.0 / (s.cache.head_dim as f32).sqrt(),
             _pad: [0; 3],
         };
         rec.dispatch(&self.bound, &params, grid(rec.gpu, n_tokens * s.n_heads));

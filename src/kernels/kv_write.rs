@@ -1,9 +1,9 @@
 //! Owner of `shaders/kv_write.wgsl`.
 
+use super::attention::CacheShape;
 use super::groups_for;
 use crate::error::Result;
-use crate::gpu::kernel::buffers;
-use crate::gpu::{Bound, Gpu, ParamArena, Recorder};
+use crate::gpu::{Bound, Gpu, ParamArena, Recorder, TexelTexture};
 use crate::shader;
 
 const WG: u32 = 64;
@@ -12,17 +12,19 @@ const WG: u32 = 64;
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 struct Params {
     n_tokens: u32,
-    kv_dim: u32,
+    n_kv_heads: u32,
+    head_dim: u32,
     src_stride: u32,
     k_offset: u32,
     v_offset: u32,
-    dst_base: u32,
+    first_row: u32,
+    _pad: u32,
 }
 
-/// Copies the K and V parts of each token row of `src` into one layer's cache.
+/// Copies the K and V parts of each token row of `src` into one layer's cache textures.
 pub struct KvWrite {
     bound: Bound,
-    kv_dim: u32,
+    shape: CacheShape,
     src_stride: u32,
     k_offset: u32,
     v_offset: u32,
@@ -34,49 +36,43 @@ impl KvWrite {
         gpu: &Gpu,
         arena: &mut ParamArena,
         src: &wgpu::Buffer,
-        k_cache: &wgpu::Buffer,
-        v_cache: &wgpu::Buffer,
-        kv_dim: u32,
+        k_cache: &TexelTexture,
+        v_cache: &TexelTexture,
+        shape: CacheShape,
         src_stride: u32,
         k_offset: u32,
         v_offset: u32,
     ) -> Result<KvWrite> {
-        let pipeline = gpu.pipeline(
-            &shader!("kv_write"),
-            &format!("const WG: u32 = {WG}u;\n"),
-            "main",
-        )?;
-        let bound = Bound::new(
-            gpu,
-            arena,
-            &pipeline,
-            "kv_write",
-            std::mem::size_of::<Params>(),
-            &buffers(&[src, k_cache, v_cache]),
-        )?;
+        let preamble = format!("const WG: u32 = {WG}u;\n{}", shape.preamble(gpu));
+        let pipeline = gpu.pipeline(&shader!("kv_write"), &preamble, "main")?;
+        let resources = [
+            (1, src.as_entire_binding()),
+            (2, wgpu::BindingResource::TextureView(&k_cache.view)),
+            (3, wgpu::BindingResource::TextureView(&v_cache.view)),
+        ];
+        let bound = Bound::new(gpu, arena, &pipeline, "kv_write", std::mem::size_of::<Params>(), &resources)?;
         Ok(KvWrite {
             bound,
-            kv_dim,
+            shape,
             src_stride,
             k_offset,
             v_offset,
         })
     }
 
-    /// Writes `n_tokens` rows at cache row `first_cache_row` (sequence * ctx + start_pos).
-    pub fn encode(&self, rec: &mut Recorder<'_>, n_tokens: u32, first_cache_row: u32) {
+    /// Writes `n_tokens` rows at cache row `first_row` (sequence * ctx + start_pos).
+    pub fn encode(&self, rec: &mut Recorder<'_>, n_tokens: u32, first_row: u32) {
         let params = Params {
             n_tokens,
-            kv_dim: self.kv_dim,
+            n_kv_heads: self.shape.n_kv_heads,
+            head_dim: self.shape.head_dim,
             src_stride: self.src_stride,
             k_offset: self.k_offset,
             v_offset: self.v_offset,
-            dst_base: first_cache_row * self.kv_dim,
+            first_row,
+            _pad: 0,
         };
-        rec.dispatch(
-            &self.bound,
-            &params,
-            groups_for(rec.gpu, n_tokens * self.kv_dim, WG),
-        );
+        let groups = groups_for(rec.gpu, n_tokens * self.shape.row_texels(), WG);
+        rec.dispatch(&self.bound, &params, groups);
     }
 }

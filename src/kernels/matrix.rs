@@ -4,7 +4,7 @@
 //! not fit one texture is split into shards of whole rows.
 
 use crate::error::{Error, Result};
-use crate::gpu::Gpu;
+use crate::gpu::{Gpu, TexelTexture};
 use crate::model::tensor::{self, DType, BLOCK};
 use half::f16;
 
@@ -308,92 +308,6 @@ pub fn quantize(dtype: DType, values: &[f32]) -> Vec<u8> {
     out
 }
 
-/// An Rgba32Uint texture read as a run of texels.
-pub struct TexelTexture {
-    pub texture: wgpu::Texture,
-    pub view: wgpu::TextureView,
-    pub texels: u64,
-}
-
-impl TexelTexture {
-    /// Uploads `texels` into a texture `width` texels wide.
-    pub fn upload(gpu: &Gpu, label: &str, texels: &[[u32; 4]], width: u32) -> Result<TexelTexture> {
-        let height = (texels.len() as u64).div_ceil(u64::from(width)).max(1);
-        let max = u64::from(gpu.limits.max_texture_dimension_2d);
-        if height > max {
-            return Err(Error::device(format!(
-                "{label}: {} texels need a texture {height} rows tall, over the adapter's {max}",
-                texels.len()
-            )));
-        }
-        let size = wgpu::Extent3d {
-            width,
-            height: height as u32,
-            depth_or_array_layers: 1,
-        };
-        let texture = gpu.scoped(&format!("allocating {label}"), || {
-            gpu.device.create_texture(&wgpu::TextureDescriptor {
-                label: Some(label),
-                size,
-                mip_level_count: 1,
-                sample_count: 1,
-                dimension: wgpu::TextureDimension::D2,
-                format: wgpu::TextureFormat::Rgba32Uint,
-                usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
-                view_formats: &[],
-            })
-        })?;
-        // Whole texture rows; the last one padded with zeros.
-        let row_texels = width as usize;
-        let full_rows = texels.len() / row_texels;
-        let write = |first_row: usize, data: &[[u32; 4]], rows: usize| {
-            gpu.queue.write_texture(
-                wgpu::TexelCopyTextureInfo {
-                    texture: &texture,
-                    mip_level: 0,
-                    origin: wgpu::Origin3d {
-                        x: 0,
-                        y: first_row as u32,
-                        z: 0,
-                    },
-                    aspect: wgpu::TextureAspect::All,
-                },
-                bytemuck::cast_slice(data),
-                wgpu::TexelCopyBufferLayout {
-                    offset: 0,
-                    bytes_per_row: Some(width * 16),
-                    rows_per_image: None,
-                },
-                wgpu::Extent3d {
-                    width,
-                    height: rows as u32,
-                    depth_or_array_layers: 1,
-                },
-            );
-        };
-        if full_rows > 0 {
-            write(0, &texels[..full_rows * row_texels], full_rows);
-        }
-        if full_rows * row_texels < texels.len() {
-            let mut last = texels[full_rows * row_texels..].to_vec();
-            last.resize(row_texels, [0; 4]);
-            write(full_rows, &last, 1);
-        }
-        let view = texture.create_view(&Default::default());
-        Ok(TexelTexture {
-            texture,
-            view,
-            texels: texels.len() as u64,
-        })
-    }
-
-    /// Bytes of GPU memory the texture holds (whole rows).
-    pub fn bytes(&self) -> u64 {
-        let size = self.texture.size();
-        u64::from(size.width) * u64::from(size.height) * 16
-    }
-}
-
 /// A run of whole rows of a matrix held in one texture (plus its scales).
 pub struct MatrixShard {
     pub first_row: u32,
@@ -411,11 +325,9 @@ pub struct GpuMatrix {
 }
 
 impl GpuMatrix {
-    /// The width of every weight texture: the largest power of two the adapter allows, at
-    /// most 4096 (the kernels divide by it).
+    /// The width of every weight texture (see [`TexelTexture::width`]).
     pub fn texture_width(gpu: &Gpu) -> u32 {
-        let max = gpu.limits.max_texture_dimension_2d.clamp(1, 4096);
-        1 << (31 - max.leading_zeros())
+        TexelTexture::width(gpu)
     }
 
     pub fn upload(gpu: &Gpu, label: &str, packed: &PackedMatrix) -> Result<GpuMatrix> {
@@ -452,7 +364,7 @@ impl GpuMatrix {
             };
             let start = (u64::from(first_row) * per_row) as usize;
             let end = start + (u64::from(rows) * per_row) as usize;
-            let data = TexelTexture::upload(gpu, &name, &packed.texels[start..end], width)?;
+            let data = TexelTexture::upload(gpu, &name, &packed.texels[start..end], width, wgpu::TextureUsages::empty())?;
             let scales = if packed.format.is_quantized() {
                 let s = (u64::from(first_row) * blocks_per_row) as usize;
                 let e = s + (u64::from(rows) * blocks_per_row) as usize;
@@ -472,6 +384,7 @@ impl GpuMatrix {
                     &format!("{name} scales"),
                     &grouped,
                     width,
+                    wgpu::TextureUsages::empty(),
                 )?)
             } else {
                 None

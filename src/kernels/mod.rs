@@ -20,6 +20,35 @@ pub use staging::StagedLayout;
 use crate::error::Result;
 use crate::gpu::{kernel::grid, Gpu, ParamArena, Recorder};
 
+/// How a kernel reduces across invocations: with subgroup operations, when the adapter has
+/// them at one fixed subgroup size (the workgroup is then one subgroup), or through
+/// workgroup memory and barriers (the portable twin).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reduction {
+    Subgroup(u32),
+    Workgroup,
+}
+
+impl Reduction {
+    /// The best this adapter offers (`SHADERLM_PORTABLE=1` forces the portable kernels).
+    pub fn for_gpu(gpu: &Gpu) -> Reduction {
+        let forced_portable = std::env::var("SHADERLM_PORTABLE").is_ok_and(|v| v == "1");
+        match gpu.fixed_subgroup_size() {
+            Some(size) if !forced_portable => Reduction::Subgroup(size),
+            _ => Reduction::Workgroup,
+        }
+    }
+
+    /// Every variant this adapter can run (tests check each).
+    pub fn available(gpu: &Gpu) -> Vec<Reduction> {
+        let mut all = vec![Reduction::Workgroup];
+        if let Some(size) = gpu.fixed_subgroup_size() {
+            all.push(Reduction::Subgroup(size));
+        }
+        all
+    }
+}
+
 /// Workgroups for `total` invocations at `wg` per workgroup.
 pub(crate) fn groups_for(gpu: &Gpu, total: u32, wg: u32) -> [u32; 3] {
     grid(gpu, total.div_ceil(wg))

@@ -1,10 +1,12 @@
 //! Owner of `shaders/rmsnorm.wgsl`: RMSNorm, written staged for the matmul that follows.
 
 use super::staging::StagedLayout;
+use super::Reduction;
 use crate::error::Result;
 use crate::gpu::{kernel::buffers, kernel::grid, Bound, Gpu, ParamArena, Recorder, StorageBuffer};
 use crate::shader;
 
+/// Invocations per workgroup of the portable kernel.
 const WG: u32 = 64;
 
 #[repr(C)]
@@ -24,6 +26,7 @@ pub struct RmsNorm {
 }
 
 impl RmsNorm {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         gpu: &Gpu,
         arena: &mut ParamArena,
@@ -32,9 +35,18 @@ impl RmsNorm {
         staged: &StorageBuffer,
         layout: StagedLayout,
         eps: f32,
+        reduction: Reduction,
     ) -> Result<RmsNorm> {
-        let preamble = format!("const WG: u32 = {WG}u;\n{}", layout.producer_preamble());
-        let pipeline = gpu.pipeline(&shader!("rmsnorm"), &preamble, "main")?;
+        let pipeline = match reduction {
+            Reduction::Workgroup => {
+                let preamble = format!("const WG: u32 = {WG}u;\n{}", layout.producer_preamble());
+                gpu.pipeline(&shader!("rmsnorm"), &preamble, "main")?
+            }
+            Reduction::Subgroup(size) => {
+                let preamble = format!("const WG: u32 = {size}u;\n{}", layout.producer_preamble());
+                gpu.pipeline(&shader!("subgroup/rmsnorm"), &preamble, "main")?
+            }
+        };
         let mut resources = buffers(&[x, weight]);
         resources.push((9, staged.binding()));
         let bound = Bound::new(

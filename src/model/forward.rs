@@ -19,7 +19,7 @@ use crate::kernels::rmsnorm::RmsNorm;
 use crate::kernels::rope::{rope_table, Rope};
 use crate::kernels::stage::Stage;
 use crate::kernels::swiglu::SwiGlu;
-use crate::kernels::{GpuMatrix, StagedLayout};
+use crate::kernels::{GpuMatrix, Reduction, StagedLayout};
 use crate::model::config::ModelConfig;
 use crate::model::kv_cache::KvCache;
 use crate::model::weights::GpuWeights;
@@ -215,10 +215,10 @@ impl Transformer {
         let qkv_dim = c.qkv_dim() as u32;
         let (q_dim, kv_dim) = (c.q_dim() as u32, c.kv_dim() as u32);
         let s = &state;
+        let reduction = Reduction::for_gpu(g);
         let attention_shape = AttentionShape {
             n_heads: c.num_heads as u32,
-            n_kv_heads: c.num_kv_heads as u32,
-            head_dim: c.head_dim as u32,
+            cache: cache.shape,
             q_stride: qkv_dim,
             out_stride: q_dim,
         };
@@ -226,7 +226,7 @@ impl Transformer {
         let embed = Embedding::new(g, a, &weights.embed, &s.ids.buffer, &s.x.buffer)?;
         let mut layers = Vec::with_capacity(c.num_layers);
         for (l, w) in weights.layers.iter().enumerate() {
-            let (k_cache, v_cache) = (&cache.k[l].buffer, &cache.v[l].buffer);
+            let (k_cache, v_cache) = (&cache.k[l], &cache.v[l]);
             let bias = w.qkv_bias.as_ref().map(|b| &b.buffer);
             // Queries and keys are the first num_heads + num_kv_heads heads of a QKV row.
             let rotated_heads = (c.num_heads + c.num_kv_heads) as u32;
@@ -239,6 +239,7 @@ impl Transformer {
                     &s.qkv_in.buffer,
                     s.qkv_in.layout,
                     eps,
+                    reduction,
                 )?,
                 qkv: MatMul::new(
                     g,
@@ -265,7 +266,7 @@ impl Transformer {
                     &s.qkv.buffer,
                     k_cache,
                     v_cache,
-                    kv_dim,
+                    cache.shape,
                     qkv_dim,
                     q_dim,
                     q_dim + kv_dim,
@@ -278,6 +279,7 @@ impl Transformer {
                     v_cache,
                     &s.attn.buffer,
                     attention_shape,
+                    reduction,
                 )?,
                 stage_attn: Stage::new(g, a, &s.attn.buffer, &s.o_in.buffer, s.o_in.layout)?,
                 o: MatMul::new(
@@ -298,6 +300,7 @@ impl Transformer {
                     &s.gate_up_in.buffer,
                     s.gate_up_in.layout,
                     eps,
+                    reduction,
                 )?,
                 gate_up: MatMul::new(
                     g,
@@ -330,6 +333,7 @@ impl Transformer {
             &s.head_in.buffer,
             s.head_in.layout,
             eps,
+            reduction,
         )?;
         let lm_head = MatMul::new(
             g,

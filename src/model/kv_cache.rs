@@ -1,49 +1,43 @@
-//! The KV cache: per layer, one K and one V buffer of [sequences, ctx, kv_dim] floats,
-//! allocated once and written in place. Several sequences share the buffers (slots), ready
-//! for parallel sampling and speculative decoding; generation uses slot 0 today.
+//! The KV cache: per layer, one K and one V texture holding [sequences, ctx] rows of
+//! n_kv_heads heads (see shaders/kv_write.wgsl), allocated once and written in place.
+//! Several sequences share the textures (slots), ready for parallel sampling and
+//! speculative decoding; generation uses slot 0 today.
 
 use crate::error::{Error, Result};
-use crate::gpu::{Gpu, StorageBuffer};
+use crate::gpu::{Gpu, TexelTexture};
+use crate::kernels::attention::CacheShape;
 use crate::model::config::ModelConfig;
 
 pub struct KvCache {
-    pub k: Vec<StorageBuffer>,
-    pub v: Vec<StorageBuffer>,
+    pub k: Vec<TexelTexture>,
+    pub v: Vec<TexelTexture>,
     pub ctx: usize,
     pub sequences: usize,
-    pub kv_dim: usize,
+    pub shape: CacheShape,
 }
 
 impl KvCache {
-    /// Bytes one layer's K (or V) buffer needs.
-    pub fn layer_bytes(config: &ModelConfig, ctx: usize, sequences: usize) -> u64 {
-        (sequences * ctx * config.kv_dim() * 4) as u64
-    }
-
     pub fn new(gpu: &Gpu, config: &ModelConfig, ctx: usize, sequences: usize) -> Result<KvCache> {
-        let bytes = Self::layer_bytes(config, ctx, sequences);
-        if bytes > gpu.max_binding_bytes() {
-            let per_position = (sequences * config.kv_dim() * 4) as u64;
+        let shape = CacheShape::new(config.num_kv_heads as u32, config.head_dim as u32);
+        let texels = (sequences * ctx) as u64 * u64::from(shape.row_texels());
+        let width = TexelTexture::width(gpu);
+        let rows_allowed = u64::from(width) * u64::from(gpu.limits.max_texture_dimension_2d);
+        if texels > rows_allowed {
+            let per_position = u64::from(shape.row_texels()) * sequences as u64;
             return Err(Error::usage(format!(
-                "--ctx {ctx}: one layer's KV cache would take {bytes} bytes, over the adapter's largest \
-                 storage binding ({} bytes); use --ctx {} or less",
-                gpu.max_binding_bytes(),
-                gpu.max_binding_bytes() / per_position
+                "--ctx {ctx}: one layer's KV cache would need {texels} texels, over the {rows_allowed} \
+                 one texture holds on this adapter; use --ctx {} or less",
+                rows_allowed / per_position
             )));
         }
+        let storage = wgpu::TextureUsages::STORAGE_BINDING;
         let mut k = Vec::with_capacity(config.num_layers);
         let mut v = Vec::with_capacity(config.num_layers);
         for layer in 0..config.num_layers {
-            k.push(StorageBuffer::new(gpu, &format!("k cache {layer}"), bytes)?);
-            v.push(StorageBuffer::new(gpu, &format!("v cache {layer}"), bytes)?);
+            k.push(TexelTexture::new(gpu, &format!("k cache {layer}"), texels, width, storage)?);
+            v.push(TexelTexture::new(gpu, &format!("v cache {layer}"), texels, width, storage)?);
         }
-        Ok(KvCache {
-            k,
-            v,
-            ctx,
-            sequences,
-            kv_dim: config.kv_dim(),
-        })
+        Ok(KvCache { k, v, ctx, sequences, shape })
     }
 
     /// The cache row holding position 0 of `sequence`.
@@ -52,6 +46,6 @@ impl KvCache {
     }
 
     pub fn bytes(&self) -> u64 {
-        self.k.iter().chain(&self.v).map(|b| b.bytes).sum()
+        self.k.iter().chain(&self.v).map(|t| t.bytes()).sum()
     }
 }

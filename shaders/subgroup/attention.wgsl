@@ -1,0 +1,97 @@
+// Causal GQA attention over the KV cache: the subgroup twin of ../attention.wgsl, for
+// adapters with a fixed subgroup size (WG = that size). Same bindings and results.
+//
+// One workgroup (one subgroup) per (query, head). Invocation i holds head texels
+// i, i + WG, ... of the query and of the output. Keys are visited one at a time: each
+// invocation dots its texels, subgroupAdd gives the score, and an online softmax (running
+// maximum and sum) folds the key's value in. No workgroup memory, no barriers.
+// The Rust owner (src/kernels/attention.rs) prepends TEXTURE_WIDTH, HEAD_TEXELS, WG and
+// TEXELS_PER_INVOCATION = ceil(HEAD_TEXELS / WG).
+
+const NEG_INF: f32 = -3.0e38;
+
+struct Params {
+    n_tokens: u32,
+    n_heads: u32,
+    n_kv_heads: u32,
+    head_dim: u32,
+    start_pos: u32,
+    q_stride: u32,
+    first_row: u32,
+    out_stride: u32,
+    scale: f32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> q: array<f32>;
+@group(0) @binding(2) var k_cache: texture_2d<u32>;
+@group(0) @binding(3) var v_cache: texture_2d<u32>;
+@group(0) @binding(4) var<storage, read_write> out: array<f32>;
+
+fn cache_texel(cache: texture_2d<u32>, row: u32, kv_head: u32, c: u32) -> vec4<f32> {
+    let i = row * p.n_kv_heads * HEAD_TEXELS + kv_head * HEAD_TEXELS + c;
+    return bitcast<vec4<f32>>(textureLoad(cache, texel_at(i), 0));
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>,
+        @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+    let item = wid.x + wid.y * nwg.x;
+    if (item >= p.n_tokens * p.n_heads) {
+        return;
+    }
+    let t = item / p.n_heads;
+    let head = item % p.n_heads;
+    let kv_head = head / (p.n_heads / p.n_kv_heads);
+
+    // This invocation's texels of the query, pre-scaled and zero-padded.
+    var qv: array<vec4<f32>, TEXELS_PER_INVOCATION>;
+    for (var i = 0u; i < TEXELS_PER_INVOCATION; i++) {
+        let c = lid + i * WG;
+        for (var j = 0u; j < 4u; j++) {
+            let d = 4u * c + j;
+            if (c < HEAD_TEXELS && d < p.head_dim) {
+                qv[i][j] = q[t * p.q_stride + head * p.head_dim + d] * p.scale;
+            }
+        }
+    }
+
+    let n_keys = p.start_pos + t + 1u;
+    var running_max = NEG_INF;
+    var running_sum = 0.0;
+    var acc: array<vec4<f32>, TEXELS_PER_INVOCATION>;
+    for (var key = 0u; key < n_keys; key++) {
+        let row = p.first_row + key;
+        var partial = 0.0;
+        for (var i = 0u; i < TEXELS_PER_INVOCATION; i++) {
+            let c = lid + i * WG;
+            if (c < HEAD_TEXELS) {
+                partial += dot(qv[i], cache_texel(k_cache, row, kv_head, c));
+            }
+        }
+        let score = subgroupAdd(partial);
+        let new_max = max(running_max, score);
+        let correction = exp(running_max - new_max);
+        let weight = exp(score - new_max);
+        running_sum = running_sum * correction + weight;
+        for (var i = 0u; i < TEXELS_PER_INVOCATION; i++) {
+            let c = lid + i * WG;
+            if (c < HEAD_TEXELS) {
+                acc[i] = acc[i] * correction + weight * cache_texel(v_cache, row, kv_head, c);
+            }
+        }
+        running_max = new_max;
+    }
+
+    for (var i = 0u; i < TEXELS_PER_INVOCATION; i++) {
+        let c = lid + i * WG;
+        let result = acc[i] / running_sum;
+        for (var j = 0u; j < 4u; j++) {
+            let d = 4u * c + j;
+            if (c < HEAD_TEXELS && d < p.head_dim) {
+                out[t * p.out_stride + head * p.head_dim + d] = result[j];
+            }
+        }
+    }
+}
