@@ -8,7 +8,9 @@
 //! - [`model`]: config, weights (safetensors, GGUF), tokenizer, KV cache, forward pass
 //! - [`sampling`]: host-side sampling
 //! - [`generate`]: the autoregressive loop
+//! - [`bench`]: throughput, ceilings and profiles
 
+pub mod bench;
 pub mod error;
 pub mod generate;
 pub mod gpu;

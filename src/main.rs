@@ -1,6 +1,7 @@
 //! The `shaderlm` command line.
 
 use clap::{Args, Parser, Subcommand};
+use shaderlm::bench::report;
 use shaderlm::generate::{generate, GenerateOptions, Session};
 use shaderlm::gpu::{adapter, AdapterChoice, BackendChoice, Gpu, GpuOptions};
 use shaderlm::kernels::WeightFormat;
@@ -30,6 +31,8 @@ enum Command {
     Generate(GenerateArgs),
     /// List adapters (and describe a model with -m).
     Info(InfoArgs),
+    /// Measure prefill and decode throughput (llama-bench style) against the adapter's ceilings.
+    Bench(BenchArgs),
     /// Convert a GGUF file into a Hugging Face folder.
     Convert {
         /// The .gguf file to read.
@@ -154,6 +157,45 @@ struct GenerateArgs {
     /// Print where the time of the prefill and of one decode step goes (GPU time per kernel).
     #[arg(long)]
     profile: bool,
+    /// Write the profiled prefill and decode step as a Chrome trace (implies --profile).
+    #[arg(long)]
+    trace: Option<PathBuf>,
+    #[command(flatten)]
+    device: DeviceArgs,
+}
+
+#[derive(Args)]
+struct BenchArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Prompt lengths to prefill (ppN rows), comma-separated.
+    #[arg(
+        short = 'p',
+        long = "n-prompt",
+        default_value = "512",
+        value_delimiter = ','
+    )]
+    prompt: Vec<usize>,
+    /// Tokens to generate (tgN rows), comma-separated.
+    #[arg(
+        short = 'n',
+        long = "n-gen",
+        default_value = "128",
+        value_delimiter = ','
+    )]
+    gen: Vec<usize>,
+    /// Repetitions per test (after one warm-up).
+    #[arg(short = 'r', long = "repetitions", default_value_t = 5)]
+    repetitions: usize,
+    /// JSON lines instead of a markdown table.
+    #[arg(long)]
+    json: bool,
+    /// Also break one prefill and one decode step down by kernel (needs TIMESTAMP_QUERY).
+    #[arg(long)]
+    profile: bool,
+    /// Write the profiled steps as a Chrome trace (implies --profile).
+    #[arg(long)]
+    trace: Option<PathBuf>,
     #[command(flatten)]
     device: DeviceArgs,
 }
@@ -172,6 +214,7 @@ fn main() {
     let result = match cli.command {
         Command::Generate(args) => run_generate(args),
         Command::Info(args) => run_info(args),
+        Command::Bench(args) => run_bench(args),
         Command::Convert { input, output } => run_convert(&input, &output),
     };
     if let Err(error) = result {
@@ -209,7 +252,8 @@ fn run_generate(args: GenerateArgs) -> Result<()> {
         ..Default::default()
     };
     let mut model = Model::load(gpu, &model_path, &load)?;
-    if args.profile {
+    let profile = args.profile || args.trace.is_some();
+    if profile {
         model.transformer.set_profiling(true)?;
     }
 
@@ -270,56 +314,129 @@ fn run_generate(args: GenerateArgs) -> Result<()> {
         generation.decode_tokens_per_second(),
         generation.stop.describe()
     );
-    if args.profile {
-        print_profile(
-            "prefill",
-            &generation.prefill_timing,
-            generation.prompt_tokens,
+    if profile {
+        let sampling = generation.sampling_seconds / generation.tokens.len().max(1) as f64;
+        eprint!(
+            "{}",
+            report::profile_table(
+                "prefill",
+                &generation.prefill_timing,
+                generation.prompt_tokens,
+                None
+            )
         );
+        let mut steps = vec![("prefill", &generation.prefill_timing)];
         if let Some(timing) = &generation.decode_timing {
-            print_profile("decode step", timing, 1);
+            eprint!(
+                "{}",
+                report::profile_table("decode step", timing, 1, Some(sampling))
+            );
+            steps.push(("decode step", timing));
         }
-        eprintln!(
-            "sampling: {:.3} ms per token",
-            generation.sampling_seconds * 1e3 / generation.tokens.len().max(1) as f64
-        );
+        if let Some(path) = &args.trace {
+            write_trace(path, &steps)?;
+        }
     }
     Ok(())
 }
 
-/// A table of GPU time per kernel kind and host time per phase, on stderr.
-fn print_profile(what: &str, timing: &StepTiming, tokens: usize) {
-    let mut by_kind: Vec<(&str, f64, usize)> = Vec::new();
-    for k in &timing.kernels {
-        match by_kind.iter_mut().find(|(name, _, _)| *name == k.name) {
-            Some(entry) => {
-                entry.1 += k.duration_us;
-                entry.2 += 1;
-            }
-            None => by_kind.push((k.name, k.duration_us, 1)),
+fn write_trace(path: &std::path::Path, steps: &[(&str, &StepTiming)]) -> Result<()> {
+    let text = report::chrome_trace(steps).to_string();
+    std::fs::write(path, text).map_err(|e| Error::io(path, e))?;
+    eprintln!("wrote trace {}", path.display());
+    Ok(())
+}
+
+fn run_bench(args: BenchArgs) -> Result<()> {
+    let dtype = args.model.dtype()?;
+    let model_path = args.model.resolve()?;
+    let gpu = Arc::new(Gpu::new(&args.device.options(true)?)?);
+    let largest = args
+        .prompt
+        .iter()
+        .chain(&args.gen)
+        .copied()
+        .max()
+        .unwrap_or(1);
+    let load = LoadOptions {
+        ctx: Some(args.model.ctx.unwrap_or(largest.max(256))),
+        dtype,
+        verbose: true,
+        ..Default::default()
+    };
+    let mut model = Model::load(gpu.clone(), &model_path, &load)?;
+    eprintln!("measuring the adapter's ceilings");
+    let ceilings = shaderlm::bench::ceilings::measure(&gpu, 256 << 20)?;
+    eprintln!(
+        "ceilings: read {:.2} GB/s (texture {:.2}, buffer {:.2}), arithmetic {:.1} GFLOP/s",
+        ceilings.read_bytes_per_s() / 1e9,
+        ceilings.texture_read_bytes_per_s / 1e9,
+        ceilings.buffer_read_bytes_per_s / 1e9,
+        ceilings.flops / 1e9
+    );
+    let options = shaderlm::bench::BenchOptions {
+        prompt_lengths: args.prompt.clone(),
+        gen_lengths: args.gen.clone(),
+        repetitions: args.repetitions,
+    };
+    let rows = shaderlm::bench::run(&mut model, &options, &ceilings, |what| {
+        eprintln!("  {what}")
+    })?;
+
+    let name = model.name();
+    let formats = model.transformer.weight_formats();
+    let weights = model.transformer.memory().weights;
+    let params = model.config().parameter_count();
+    let backend = format!("{:?}", gpu.info.backend);
+    let adapter = gpu.info.name.clone();
+    if args.json {
+        for r in &rows {
+            let line = serde_json::json!({
+                "model": name, "formats": formats, "weights_bytes": weights, "params": params,
+                "backend": backend, "adapter": adapter, "test": r.test, "avg_ts": r.avg_ts,
+                "stddev_ts": r.stddev_ts, "samples_ts": r.samples_ts, "roofline_ts": r.roofline_ts,
+                "roofline_pct": r.roofline_pct, "ceilings": ceilings,
+            });
+            println!("{line}");
+        }
+    } else {
+        println!("| model | size | params | backend | adapter | test | t/s | roofline t/s | % of roofline |");
+        println!("| --- | ---: | ---: | --- | --- | ---: | ---: | ---: | ---: |");
+        for r in &rows {
+            println!(
+                "| {name} ({formats}) | {:.2} MiB | {:.2} M | {backend} | {adapter} | {} | {:.2} ± {:.2} | {:.1} | {:.1}% |",
+                weights as f64 / (1u64 << 20) as f64,
+                params as f64 / 1e6,
+                r.test,
+                r.avg_ts,
+                r.stddev_ts,
+                r.roofline_ts,
+                r.roofline_pct
+            );
         }
     }
-    by_kind.sort_by(|a, b| b.1.total_cmp(&a.1));
-    let total: f64 = by_kind.iter().map(|k| k.1).sum();
-    eprintln!("{what} ({tokens} tokens): GPU time by kernel");
-    eprintln!(
-        "  {:<12} {:>10} {:>7} {:>10}",
-        "kernel", "ms", "%", "dispatches"
-    );
-    for (name, us, count) in &by_kind {
-        eprintln!(
-            "  {name:<12} {:>10.3} {:>6.1}% {count:>10}",
-            us / 1e3,
-            100.0 * us / total.max(1e-9)
+    if args.profile || args.trace.is_some() {
+        let prompt = args.prompt.first().copied().unwrap_or(128);
+        let position = args.gen.first().copied().unwrap_or(128) / 2;
+        let (prefill, decode) = shaderlm::bench::profile(&mut model, prompt, position)?;
+        eprint!(
+            "{}",
+            report::profile_table("prefill", &prefill, prompt, None)
         );
+        eprint!(
+            "{}",
+            report::profile_table(
+                &format!("decode step at position {position}"),
+                &decode,
+                1,
+                None
+            )
+        );
+        if let Some(path) = &args.trace {
+            write_trace(path, &[("prefill", &prefill), ("decode step", &decode)])?;
+        }
     }
-    eprintln!("  {:<12} {:>10.3}", "total GPU", total / 1e3);
-    eprintln!(
-        "  host: encode {:.3} ms, submit+wait {:.3} ms, readback {:.3} ms",
-        timing.encode_seconds * 1e3,
-        timing.gpu_wait_seconds * 1e3,
-        timing.readback_seconds * 1e3
-    );
+    Ok(())
 }
 
 fn run_info(args: InfoArgs) -> Result<()> {

@@ -22,7 +22,13 @@ impl TexelTexture {
 
     /// A zeroed texture of at least `texels`, `width` wide, with `extra` usages besides
     /// sampling and copying.
-    pub fn new(gpu: &Gpu, label: &str, texels: u64, width: u32, extra: wgpu::TextureUsages) -> Result<TexelTexture> {
+    pub fn new(
+        gpu: &Gpu,
+        label: &str,
+        texels: u64,
+        width: u32,
+        extra: wgpu::TextureUsages,
+    ) -> Result<TexelTexture> {
         let height = texels.div_ceil(u64::from(width)).max(1);
         let max = u64::from(gpu.limits.max_texture_dimension_2d);
         if height > max {
@@ -33,7 +39,11 @@ impl TexelTexture {
         let texture = gpu.scoped(&format!("allocating {label}"), || {
             gpu.device.create_texture(&wgpu::TextureDescriptor {
                 label: Some(label),
-                size: wgpu::Extent3d { width, height: height as u32, depth_or_array_layers: 1 },
+                size: wgpu::Extent3d {
+                    width,
+                    height: height as u32,
+                    depth_or_array_layers: 1,
+                },
                 mip_level_count: 1,
                 sample_count: 1,
                 dimension: wgpu::TextureDimension::D2,
@@ -46,11 +56,21 @@ impl TexelTexture {
             })
         })?;
         let view = texture.create_view(&Default::default());
-        Ok(TexelTexture { texture, view, texels })
+        Ok(TexelTexture {
+            texture,
+            view,
+            texels,
+        })
     }
 
     /// A texture holding `texels`.
-    pub fn upload(gpu: &Gpu, label: &str, texels: &[[u32; 4]], width: u32, extra: wgpu::TextureUsages) -> Result<TexelTexture> {
+    pub fn upload(
+        gpu: &Gpu,
+        label: &str,
+        texels: &[[u32; 4]],
+        width: u32,
+        extra: wgpu::TextureUsages,
+    ) -> Result<TexelTexture> {
         let this = Self::new(gpu, label, texels.len() as u64, width, extra)?;
         // Whole texture rows; the last one padded with zeros.
         let row_texels = width as usize;
@@ -72,12 +92,24 @@ impl TexelTexture {
             wgpu::TexelCopyTextureInfo {
                 texture: &self.texture,
                 mip_level: 0,
-                origin: wgpu::Origin3d { x: 0, y: first_row, z: 0 },
+                origin: wgpu::Origin3d {
+                    x: 0,
+                    y: first_row,
+                    z: 0,
+                },
                 aspect: wgpu::TextureAspect::All,
             },
             bytemuck::cast_slice(texels),
-            wgpu::TexelCopyBufferLayout { offset: 0, bytes_per_row: Some(width * 16), rows_per_image: None },
-            wgpu::Extent3d { width, height: texels.len() as u32 / width, depth_or_array_layers: 1 },
+            wgpu::TexelCopyBufferLayout {
+                offset: 0,
+                bytes_per_row: Some(width * 16),
+                rows_per_image: None,
+            },
+            wgpu::Extent3d {
+                width,
+                height: texels.len() as u32 / width,
+                depth_or_array_layers: 1,
+            },
         );
     }
 
@@ -96,7 +128,11 @@ impl TexelTexture {
             self.texture.as_image_copy(),
             wgpu::TexelCopyBufferInfo {
                 buffer: &buffer,
-                layout: wgpu::TexelCopyBufferLayout { offset: 0, bytes_per_row: Some(size.width * 16), rows_per_image: None },
+                layout: wgpu::TexelCopyBufferLayout {
+                    offset: 0,
+                    bytes_per_row: Some(size.width * 16),
+                    rows_per_image: None,
+                },
             },
             size,
         );

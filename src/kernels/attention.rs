@@ -20,7 +20,10 @@ pub struct CacheShape {
 
 impl CacheShape {
     pub fn new(n_kv_heads: u32, head_dim: u32) -> CacheShape {
-        CacheShape { n_kv_heads, head_dim }
+        CacheShape {
+            n_kv_heads,
+            head_dim,
+        }
     }
 
     pub fn head_texels(&self) -> u32 {
@@ -131,7 +134,14 @@ impl Attention {
             (3, wgpu::BindingResource::TextureView(&v_cache.view)),
             (4, out.as_entire_binding()),
         ];
-        let bound = Bound::new(gpu, arena, &pipeline, "attention", std::mem::size_of::<Params>(), &resources)?;
+        let bound = Bound::new(
+            gpu,
+            arena,
+            &pipeline,
+            "attention",
+            std::mem::size_of::<Params>(),
+            &resources,
+        )?;
         Ok(Attention { bound, shape })
     }
 

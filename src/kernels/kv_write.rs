@@ -50,7 +50,14 @@ impl KvWrite {
             (2, wgpu::BindingResource::TextureView(&k_cache.view)),
             (3, wgpu::BindingResource::TextureView(&v_cache.view)),
         ];
-        let bound = Bound::new(gpu, arena, &pipeline, "kv_write", std::mem::size_of::<Params>(), &resources)?;
+        let bound = Bound::new(
+            gpu,
+            arena,
+            &pipeline,
+            "kv_write",
+            std::mem::size_of::<Params>(),
+            &resources,
+        )?;
         Ok(KvWrite {
             bound,
             shape,

@@ -364,7 +364,13 @@ impl GpuMatrix {
             };
             let start = (u64::from(first_row) * per_row) as usize;
             let end = start + (u64::from(rows) * per_row) as usize;
-            let data = TexelTexture::upload(gpu, &name, &packed.texels[start..end], width, wgpu::TextureUsages::empty())?;
+            let data = TexelTexture::upload(
+                gpu,
+                &name,
+                &packed.texels[start..end],
+                width,
+                wgpu::TextureUsages::empty(),
+            )?;
             let scales = if packed.format.is_quantized() {
                 let s = (u64::from(first_row) * blocks_per_row) as usize;
                 let e = s + (u64::from(rows) * blocks_per_row) as usize;

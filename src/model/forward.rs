@@ -366,6 +366,11 @@ impl Transformer {
         })
     }
 
+    /// Bytes of weights one decode step reads.
+    pub fn decode_weight_bytes(&self) -> u64 {
+        self.weights.decode_bytes()
+    }
+
     /// Formats of the weight matrices, e.g. "q4_1 (120), q8_0 (1)".
     pub fn weight_formats(&self) -> String {
         self.weights.formats()

@@ -34,10 +34,28 @@ impl KvCache {
         let mut k = Vec::with_capacity(config.num_layers);
         let mut v = Vec::with_capacity(config.num_layers);
         for layer in 0..config.num_layers {
-            k.push(TexelTexture::new(gpu, &format!("k cache {layer}"), texels, width, storage)?);
-            v.push(TexelTexture::new(gpu, &format!("v cache {layer}"), texels, width, storage)?);
+            k.push(TexelTexture::new(
+                gpu,
+                &format!("k cache {layer}"),
+                texels,
+                width,
+                storage,
+            )?);
+            v.push(TexelTexture::new(
+                gpu,
+                &format!("v cache {layer}"),
+                texels,
+                width,
+                storage,
+            )?);
         }
-        Ok(KvCache { k, v, ctx, sequences, shape })
+        Ok(KvCache {
+            k,
+            v,
+            ctx,
+            sequences,
+            shape,
+        })
     }
 
     /// The cache row holding position 0 of `sequence`.

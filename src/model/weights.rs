@@ -148,6 +148,16 @@ impl GpuWeights {
             )
     }
 
+    /// Bytes of weights a decode step reads: every layer matrix and the output projection.
+    pub fn decode_bytes(&self) -> u64 {
+        let layers: u64 = self
+            .layers
+            .iter()
+            .map(|l| l.qkv.bytes() + l.o.bytes() + l.gate_up.bytes() + l.down.bytes())
+            .sum();
+        layers + self.lm_head().bytes()
+    }
+
     /// GPU memory the weights take.
     pub fn bytes(&self) -> u64 {
         let vectors: u64 = self
