@@ -2,9 +2,9 @@
 //! blocks of 1, 7 and 64 queries, head_dim 64 and 128, and long rows with large scores.
 
 use crate::common::{self, assert_close, random_vec, reference};
-use shaderlm::gpu::{ParamArena, StorageBuffer};
-use shaderlm::kernels::attention::{Attention, AttentionShape};
-use shaderlm::kernels::run;
+use shaderlm::gpu::{ParamArena, StorageBuffer, TexelTexture};
+use shaderlm::kernels::attention::{Attention, AttentionShape, CacheShape};
+use shaderlm::kernels::{run, Reduction};
 
 const TOLERANCE: f64 = 1e-5;
 
@@ -42,34 +42,61 @@ fn check(case: Case) {
     let k = random_vec(&mut rng, sequences * ctx * kv_dim, scale);
     let v = random_vec(&mut rng, sequences * ctx * kv_dim, 1.0);
 
+    let cache = CacheShape::new(n_kv_heads as u32, d as u32);
+    let texels = |values: &[f32]| -> Vec<[u32; 4]> {
+        values
+            .chunks(kv_dim)
+            .flat_map(|row| cache.texels_of_row(row))
+            .collect()
+    };
+    let width = TexelTexture::width(gpu);
     let q_gpu = StorageBuffer::from_slice(gpu, "q", &q).unwrap();
-    let k_gpu = StorageBuffer::from_slice(gpu, "k cache", &k).unwrap();
-    let v_gpu = StorageBuffer::from_slice(gpu, "v cache", &v).unwrap();
-    let out_gpu = StorageBuffer::new(gpu, "out", (n_tokens * n_heads * d * 4) as u64).unwrap();
-    out_gpu.fill_f32(gpu, f32::NAN);
+    let k_gpu = TexelTexture::upload(
+        gpu,
+        "k cache",
+        &texels(&k),
+        width,
+        wgpu::TextureUsages::empty(),
+    )
+    .unwrap();
+    let v_gpu = TexelTexture::upload(
+        gpu,
+        "v cache",
+        &texels(&v),
+        width,
+        wgpu::TextureUsages::empty(),
+    )
+    .unwrap();
     let shape = AttentionShape {
         n_heads: n_heads as u32,
-        n_kv_heads: n_kv_heads as u32,
-        head_dim: d as u32,
+        cache,
         q_stride: q_stride as u32,
         out_stride: (n_heads * d) as u32,
     };
-    let mut arena = ParamArena::new(gpu, 1).unwrap();
-    let attention = Attention::new(
-        gpu,
-        &mut arena,
-        &q_gpu.buffer,
-        &k_gpu.buffer,
-        &v_gpu.buffer,
-        &out_gpu.buffer,
-        shape,
-    )
-    .unwrap();
-    let first_cache_row = (sequence * ctx) as u32;
-    run(gpu, &mut arena, "attention test", |rec| {
-        attention.encode(rec, n_tokens as u32, past as u32, first_cache_row)
-    })
-    .unwrap();
+    // Every variant the adapter runs: the portable kernel and the subgroup twin.
+    let mut outputs = Vec::new();
+    for reduction in Reduction::available(gpu) {
+        let out_gpu = StorageBuffer::new(gpu, "out", (n_tokens * n_heads * d * 4) as u64).unwrap();
+        out_gpu.fill_f32(gpu, f32::NAN);
+        let mut arena = ParamArena::new(gpu, 1).unwrap();
+        let attention = Attention::new(
+            gpu,
+            &mut arena,
+            &q_gpu.buffer,
+            &k_gpu,
+            &v_gpu,
+            &out_gpu.buffer,
+            shape,
+            reduction,
+        )
+        .unwrap();
+        let first_cache_row = (sequence * ctx) as u32;
+        run(gpu, &mut arena, "attention test", |rec| {
+            attention.encode(rec, n_tokens as u32, past as u32, first_cache_row)
+        })
+        .unwrap();
+        outputs.push((reduction, out_gpu.read_f32(gpu).unwrap()));
+    }
 
     let q_packed: Vec<f64> = (0..n_tokens)
         .flat_map(|t| {
@@ -89,11 +116,12 @@ fn check(case: Case) {
     let expected = reference::attention(
         &q_packed, &seq_k, &seq_v, n_tokens, past, n_heads, n_kv_heads, d,
     );
-    let out = out_gpu.read_f32(gpu).unwrap();
-    let what = format!(
-        "attention heads={n_heads}/{n_kv_heads} head_dim={d} tokens={n_tokens} past={past} sequence={sequence} scale={scale}"
-    );
-    assert_close(&out, &expected, TOLERANCE, seed, &what);
+    for (reduction, out) in outputs {
+        let what = format!(
+            "attention ({reduction:?}) heads={n_heads}/{n_kv_heads} head_dim={d} tokens={n_tokens} past={past} sequence={sequence} scale={scale}"
+        );
+        assert_close(&out, &expected, TOLERANCE, seed, &what);
+    }
 }
 
 #[test]

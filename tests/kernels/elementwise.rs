@@ -2,7 +2,8 @@
 
 use crate::common::{self, assert_close, random_vec, reference};
 use rand::Rng;
-use shaderlm::gpu::{ParamArena, StorageBuffer};
+use shaderlm::gpu::{ParamArena, StorageBuffer, TexelTexture};
+use shaderlm::kernels::attention::CacheShape;
 use shaderlm::kernels::embedding::Embedding;
 use shaderlm::kernels::kv_write::KvWrite;
 use shaderlm::kernels::rope::{default_inv_freq, rope_table, Rope};
@@ -126,58 +127,79 @@ fn rope_rotates_half_and_leaves_the_rest() {
     check_rope(3, 1, 2, 2, 1000);
 }
 
-#[test]
-fn kv_write_places_rows_at_their_positions() {
+/// K and V rows land at their positions, heads padded to whole texels (head_dim 64 needs no
+/// padding, 10 does), leaving every other position as it was.
+fn check_kv_write(
+    n_kv_heads: usize,
+    head_dim: usize,
+    q_dim: usize,
+    n_tokens: usize,
+    ctx: usize,
+    start: usize,
+) {
     let gpu = common::gpu();
     let seed = common::seed();
     let mut rng = common::rng(seed);
-    let (n_tokens, kv_dim, q_dim, ctx, start) = (7usize, 192usize, 576usize, 40usize, 11usize);
+    let kv_dim = n_kv_heads * head_dim;
     let stride = q_dim + 2 * kv_dim;
     let src = random_vec(&mut rng, n_tokens * stride, 1.0);
     let k_init = random_vec(&mut rng, ctx * kv_dim, 1.0);
     let v_init = random_vec(&mut rng, ctx * kv_dim, 1.0);
+    let cache = CacheShape::new(n_kv_heads as u32, head_dim as u32);
+    let texels = |values: &[f32]| -> Vec<[u32; 4]> {
+        values
+            .chunks(kv_dim)
+            .flat_map(|row| cache.texels_of_row(row))
+            .collect()
+    };
+    let width = TexelTexture::width(gpu);
+    let storage = wgpu::TextureUsages::STORAGE_BINDING;
     let src_gpu = StorageBuffer::from_slice(gpu, "qkv", &src).unwrap();
-    let k_gpu = StorageBuffer::from_slice(gpu, "k cache", &k_init).unwrap();
-    let v_gpu = StorageBuffer::from_slice(gpu, "v cache", &v_init).unwrap();
+    let k_gpu = TexelTexture::upload(gpu, "k cache", &texels(&k_init), width, storage).unwrap();
+    let v_gpu = TexelTexture::upload(gpu, "v cache", &texels(&v_init), width, storage).unwrap();
     let mut arena = ParamArena::new(gpu, 1).unwrap();
+    let (k_offset, v_offset) = (q_dim as u32, (q_dim + kv_dim) as u32);
     let write = KvWrite::new(
         gpu,
         &mut arena,
         &src_gpu.buffer,
-        &k_gpu.buffer,
-        &v_gpu.buffer,
-        kv_dim as u32,
+        &k_gpu,
+        &v_gpu,
+        cache,
         stride as u32,
-        q_dim as u32,
-        (q_dim + kv_dim) as u32,
+        k_offset,
+        v_offset,
     )
     .unwrap();
     run(gpu, &mut arena, "kv write test", |rec| {
         write.encode(rec, n_tokens as u32, start as u32)
     })
     .unwrap();
-    let mut k_expected = to_f64(&k_init);
-    let mut v_expected = to_f64(&v_init);
+
+    let (mut k_expected, mut v_expected) = (k_init.clone(), v_init.clone());
     for t in 0..n_tokens {
         for e in 0..kv_dim {
-            k_expected[(start + t) * kv_dim + e] = f64::from(src[t * stride + q_dim + e]);
-            v_expected[(start + t) * kv_dim + e] = f64::from(src[t * stride + q_dim + kv_dim + e]);
+            k_expected[(start + t) * kv_dim + e] = src[t * stride + q_dim + e];
+            v_expected[(start + t) * kv_dim + e] = src[t * stride + q_dim + kv_dim + e];
         }
     }
-    assert_close(
-        &k_gpu.read_f32(gpu).unwrap(),
-        &k_expected,
-        0.0,
-        seed,
-        "kv write: K cache",
+    assert_eq!(
+        k_gpu.read(gpu).unwrap(),
+        texels(&k_expected),
+        "kv write: K cache (seed {seed})"
     );
-    assert_close(
-        &v_gpu.read_f32(gpu).unwrap(),
-        &v_expected,
-        0.0,
-        seed,
-        "kv write: V cache",
+    assert_eq!(
+        v_gpu.read(gpu).unwrap(),
+        texels(&v_expected),
+        "kv write: V cache (seed {seed})"
     );
+}
+
+#[test]
+fn kv_write_places_rows_at_their_positions() {
+    check_kv_write(3, 64, 576, 7, 40, 11);
+    check_kv_write(2, 10, 60, 1, 9, 8);
+    check_kv_write(1, 34, 34, 5, 5, 0);
 }
 
 #[test]

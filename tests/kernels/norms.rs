@@ -4,7 +4,7 @@ use crate::common::{self, assert_close, random_vec, reference};
 use shaderlm::gpu::{ParamArena, StorageBuffer};
 use shaderlm::kernels::rmsnorm::RmsNorm;
 use shaderlm::kernels::softmax::Softmax;
-use shaderlm::kernels::{run, StagedLayout, WeightFormat};
+use shaderlm::kernels::{run, Reduction, StagedLayout, WeightFormat};
 
 const TOLERANCE: f64 = 1e-5;
 
@@ -26,31 +26,63 @@ fn check_rmsnorm(rows: usize, cols: usize, first_row: usize, int8: bool) {
     let layout = StagedLayout::for_format(format, cols as u32, rows as u32);
     let x_gpu = StorageBuffer::from_slice(gpu, "x", &x).unwrap();
     let w_gpu = StorageBuffer::from_slice(gpu, "weight", &weight).unwrap();
-    let staged = layout.buffer(gpu, "staged").unwrap();
-    staged.fill_f32(gpu, f32::NAN);
-    let mut arena = ParamArena::new(gpu, 1).unwrap();
-    let norm = RmsNorm::new(
-        gpu,
-        &mut arena,
-        &x_gpu.buffer,
-        &w_gpu.buffer,
-        &staged,
-        layout,
-        eps,
-    )
-    .unwrap();
-    run(gpu, &mut arena, "rmsnorm test", |rec| {
-        norm.encode(rec, rows as u32, first_row as u32)
-    })
-    .unwrap();
-    let expected = reference::rmsnorm(&x[first_row * cols..], &weight, cols, f64::from(eps));
-    let words = staged.read_u32(gpu).unwrap();
-    let what = format!("rmsnorm rows={rows} cols={cols} first_row={first_row} int8={int8}");
+    // Every variant the adapter runs: the portable kernel and the subgroup twin.
+    for reduction in Reduction::available(gpu) {
+        let staged = layout.buffer(gpu, "staged").unwrap();
+        staged.fill_f32(gpu, f32::NAN);
+        let mut arena = ParamArena::new(gpu, 1).unwrap();
+        let norm = RmsNorm::new(
+            gpu,
+            &mut arena,
+            &x_gpu.buffer,
+            &w_gpu.buffer,
+            &staged,
+            layout,
+            eps,
+            reduction,
+        )
+        .unwrap();
+        run(gpu, &mut arena, "rmsnorm test", |rec| {
+            norm.encode(rec, rows as u32, first_row as u32)
+        })
+        .unwrap();
+        check_staged_norm(
+            &staged.read_u32(gpu).unwrap(),
+            &x,
+            &weight,
+            rows,
+            cols,
+            first_row,
+            eps,
+            int8,
+            seed,
+            reduction,
+        );
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn check_staged_norm(
+    words: &[u32],
+    x: &[f32],
+    weight: &[f32],
+    rows: usize,
+    cols: usize,
+    first_row: usize,
+    eps: f32,
+    int8: bool,
+    seed: u64,
+    reduction: Reduction,
+) {
+    let expected = reference::rmsnorm(&x[first_row * cols..], weight, cols, f64::from(eps));
+    let what = format!(
+        "rmsnorm ({reduction:?}) rows={rows} cols={cols} first_row={first_row} int8={int8}"
+    );
     if int8 {
-        common::assert_int8_staged(&words, &expected, rows, cols, seed, &what);
+        common::assert_int8_staged(words, &expected, rows, cols, seed, &what);
     } else {
         assert_close(
-            &reference::unstage_rows(&words, rows, cols, false),
+            &reference::unstage_rows(words, rows, cols, false),
             &expected,
             TOLERANCE,
             seed,
