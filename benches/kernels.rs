@@ -25,8 +25,24 @@ struct Shape {
 }
 
 const SHAPES: [Shape; 2] = [
-    Shape { model: "smollm2-135m", hidden: 576, intermediate: 1536, vocab: 49152, heads: 9, kv_heads: 3, head_dim: 64 },
-    Shape { model: "llama-7b", hidden: 4096, intermediate: 11008, vocab: 32000, heads: 32, kv_heads: 32, head_dim: 128 },
+    Shape {
+        model: "smollm2-135m",
+        hidden: 576,
+        intermediate: 1536,
+        vocab: 49152,
+        heads: 9,
+        kv_heads: 3,
+        head_dim: 64,
+    },
+    Shape {
+        model: "llama-7b",
+        hidden: 4096,
+        intermediate: 11008,
+        vocab: 32000,
+        heads: 32,
+        kv_heads: 32,
+        head_dim: 128,
+    },
 ];
 
 struct Bench<'a> {
@@ -40,10 +56,18 @@ impl Bench<'_> {
         self.filters.iter().all(|f| name.contains(f.as_str()))
     }
 
-    /// Best seconds per call of `record` over a few timed submissions of `calls` calls each.
-    fn time(&self, arena: &mut ParamArena, calls: usize, mut record: impl FnMut(&mut Recorder<'_>)) -> f64 {
+    /// Best seconds per call of `record` over timed submissions of `calls` calls each: after
+    /// a warm-up, at least five submissions and at least half a second.
+    fn time(
+        &self,
+        arena: &mut ParamArena,
+        calls: usize,
+        mut record: impl FnMut(&mut Recorder<'_>),
+    ) -> f64 {
         let mut best = f64::INFINITY;
-        for attempt in 0..4 {
+        let began = Instant::now();
+        let mut attempt = 0;
+        while attempt < 6 || began.elapsed().as_secs_f64() < 0.5 {
             let start = Instant::now();
             let mut rec = Recorder::new(self.gpu, arena, None);
             for _ in 0..calls {
@@ -53,6 +77,7 @@ impl Bench<'_> {
             if attempt > 0 {
                 best = best.min(start.elapsed().as_secs_f64() / calls as f64);
             }
+            attempt += 1;
         }
         best
     }
@@ -72,16 +97,25 @@ impl Bench<'_> {
 }
 
 fn random(n: usize, seed: u32) -> Vec<f32> {
-    (0..n as u32).map(|i| ((i.wrapping_mul(2654435761) ^ seed) % 2001) as f32 / 1000.0 - 1.0).collect()
+    (0..n as u32)
+        .map(|i| ((i.wrapping_mul(2654435761) ^ seed) % 2001) as f32 / 1000.0 - 1.0)
+        .collect()
 }
 
 fn bench_matmul(b: &Bench<'_>, shape: &Shape) {
     let (d, i) = (shape.hidden, shape.intermediate);
-    let sites = [("qkv", d + 2 * shape.kv_heads * shape.head_dim, d), ("gate_up", 2 * i, d), ("down", d, i), ("lm_head", shape.vocab, d)];
+    let sites = [
+        ("qkv", d + 2 * shape.kv_heads * shape.head_dim, d),
+        ("gate_up", 2 * i, d),
+        ("down", d, i),
+        ("lm_head", shape.vocab, d),
+    ];
     for format in WeightFormat::ALL {
         for (site, n, k) in sites {
             let prefix = format!("matmul {} {} {site} {n}x{k}", shape.model, format.name());
-            if !WeightFormat::ALL.iter().any(|_| b.wanted(&format!("{prefix} decode")) || b.wanted(&format!("{prefix} prefill"))) {
+            if !WeightFormat::ALL.iter().any(|_| {
+                b.wanted(&format!("{prefix} decode")) || b.wanted(&format!("{prefix} prefill"))
+            }) {
                 continue;
             }
             let packed = PackedMatrix::from_f32(&random((n * k) as usize, n), n, k, format);
@@ -91,11 +125,19 @@ fn bench_matmul(b: &Bench<'_>, shape: &Shape) {
             let staged = layout.buffer(b.gpu, "x").expect("staged");
             let y = StorageBuffer::new(b.gpu, "y", u64::from(n) * u64::from(rows) * 4).expect("y");
             let mut arena = ParamArena::new(b.gpu, 8).expect("arena");
-            let matmul = MatMul::new(b.gpu, &mut arena, &w, &staged, layout, None, &y.buffer, false).expect("matmul");
+            let matmul = MatMul::new(
+                b.gpu, &mut arena, &w, &staged, layout, None, &y.buffer, false,
+            )
+            .expect("matmul");
             let bytes = w.bytes() as f64;
             if b.wanted(&format!("{prefix} decode")) {
                 let seconds = b.time(&mut arena, 8, |rec| matmul.encode(rec, 1));
-                b.report(&format!("{prefix} decode"), seconds, bytes, 2.0 * f64::from(n) * f64::from(k));
+                b.report(
+                    &format!("{prefix} decode"),
+                    seconds,
+                    bytes,
+                    2.0 * f64::from(n) * f64::from(k),
+                );
             }
             for tokens in [128u32, 512] {
                 let name = format!("{prefix} prefill {tokens}");
@@ -103,8 +145,13 @@ fn bench_matmul(b: &Bench<'_>, shape: &Shape) {
                     continue;
                 }
                 // As the forward pass does it: steps of as many tokens as the staged input holds.
-                let steps: Vec<u32> = (0..tokens).step_by(rows as usize).map(|s| (tokens - s).min(rows)).collect();
-                let seconds = b.time(&mut arena, 1, |rec| steps.iter().for_each(|&t| matmul.encode(rec, t)));
+                let steps: Vec<u32> = (0..tokens)
+                    .step_by(rows as usize)
+                    .map(|s| (tokens - s).min(rows))
+                    .collect();
+                let seconds = b.time(&mut arena, 1, |rec| {
+                    steps.iter().for_each(|&t| matmul.encode(rec, t))
+                });
                 let flops = 2.0 * f64::from(n) * f64::from(k) * f64::from(tokens);
                 b.report(&name, seconds, bytes * steps.len() as f64, flops);
             }
@@ -117,20 +164,43 @@ fn bench_attention(b: &Bench<'_>, shape: &Shape) {
     let q_stride = shape.heads * shape.head_dim;
     for reduction in Reduction::available(b.gpu) {
         for context in [256u32, 1024, 4096] {
-            let name = format!("attention {} {reduction:?} decode at {context}", shape.model);
+            let name = format!(
+                "attention {} {reduction:?} decode at {context}",
+                shape.model
+            );
             if !b.wanted(&name) {
                 continue;
             }
             let texels = u64::from(context) * u64::from(cache.row_texels());
             let width = TexelTexture::width(b.gpu);
-            let k = TexelTexture::new(b.gpu, "k", texels, width, wgpu::TextureUsages::empty()).expect("k");
-            let v = TexelTexture::new(b.gpu, "v", texels, width, wgpu::TextureUsages::empty()).expect("v");
-            let q = StorageBuffer::from_slice(b.gpu, "q", &random(q_stride as usize, 7)).expect("q");
+            let k = TexelTexture::new(b.gpu, "k", texels, width, wgpu::TextureUsages::empty())
+                .expect("k");
+            let v = TexelTexture::new(b.gpu, "v", texels, width, wgpu::TextureUsages::empty())
+                .expect("v");
+            let q =
+                StorageBuffer::from_slice(b.gpu, "q", &random(q_stride as usize, 7)).expect("q");
             let out = StorageBuffer::new(b.gpu, "out", u64::from(q_stride) * 4).expect("out");
             let mut arena = ParamArena::new(b.gpu, 2).expect("arena");
-            let att_shape = AttentionShape { n_heads: shape.heads, cache, q_stride, out_stride: q_stride };
-            let attention = Attention::new(b.gpu, &mut arena, &q.buffer, &k, &v, &out.buffer, att_shape, reduction).expect("attention");
-            let seconds = b.time(&mut arena, 4, |rec| attention.encode(rec, 1, context - 1, 0));
+            let att_shape = AttentionShape {
+                n_heads: shape.heads,
+                cache,
+                q_stride,
+                out_stride: q_stride,
+            };
+            let attention = Attention::new(
+                b.gpu,
+                &mut arena,
+                &q.buffer,
+                &k,
+                &v,
+                &out.buffer,
+                att_shape,
+                reduction,
+            )
+            .expect("attention");
+            let seconds = b.time(&mut arena, 4, |rec| {
+                attention.encode(rec, 1, context - 1, 0)
+            });
             let bytes = 2.0 * texels as f64 * 16.0;
             let flops = 4.0 * f64::from(context) * f64::from(q_stride);
             b.report(&name, seconds, bytes, flops);
@@ -142,25 +212,58 @@ fn bench_elementwise(b: &Bench<'_>, shape: &Shape) {
     let (d, i) = (shape.hidden, shape.intermediate);
     for tokens in [1u32, 32] {
         for format in [WeightFormat::F32, WeightFormat::Q8_0] {
-            let name = format!("rmsnorm {} staged {} x{tokens}", shape.model, if format.is_quantized() { "int8" } else { "f32" });
+            let name = format!(
+                "rmsnorm {} staged {} x{tokens}",
+                shape.model,
+                if format.is_quantized() { "int8" } else { "f32" }
+            );
             if b.wanted(&name) {
-                let layout = StagedLayout::for_format(format, d, tokens.min(StagedLayout::max_rows(b.gpu, format, d)));
-                let x = StorageBuffer::from_slice(b.gpu, "x", &random((d * layout.rows) as usize, 1)).expect("x");
+                let layout = StagedLayout::for_format(
+                    format,
+                    d,
+                    tokens.min(StagedLayout::max_rows(b.gpu, format, d)),
+                );
+                let x =
+                    StorageBuffer::from_slice(b.gpu, "x", &random((d * layout.rows) as usize, 1))
+                        .expect("x");
                 let w = StorageBuffer::from_slice(b.gpu, "w", &random(d as usize, 2)).expect("w");
                 let staged = layout.buffer(b.gpu, "staged").expect("staged");
                 let mut arena = ParamArena::new(b.gpu, 2).expect("arena");
-                let norm = RmsNorm::new(b.gpu, &mut arena, &x.buffer, &w.buffer, &staged, layout, 1e-5, Reduction::for_gpu(b.gpu))
-                    .expect("rmsnorm");
+                let norm = RmsNorm::new(
+                    b.gpu,
+                    &mut arena,
+                    &x.buffer,
+                    &w.buffer,
+                    &staged,
+                    layout,
+                    1e-5,
+                    Reduction::for_gpu(b.gpu),
+                )
+                .expect("rmsnorm");
                 let seconds = b.time(&mut arena, 8, |rec| norm.encode(rec, layout.rows, 0));
                 b.report(&name, seconds, f64::from(d * layout.rows) * 4.0, 0.0);
             }
-            let name = format!("swiglu {} staged {} x{tokens}", shape.model, if format.is_quantized() { "int8" } else { "f32" });
+            let name = format!(
+                "swiglu {} staged {} x{tokens}",
+                shape.model,
+                if format.is_quantized() { "int8" } else { "f32" }
+            );
             if b.wanted(&name) {
-                let layout = StagedLayout::for_format(format, i, tokens.min(StagedLayout::max_rows(b.gpu, format, i)));
-                let gate_up = StorageBuffer::from_slice(b.gpu, "gu", &random((2 * i * layout.rows) as usize, 3)).expect("gu");
+                let layout = StagedLayout::for_format(
+                    format,
+                    i,
+                    tokens.min(StagedLayout::max_rows(b.gpu, format, i)),
+                );
+                let gate_up = StorageBuffer::from_slice(
+                    b.gpu,
+                    "gu",
+                    &random((2 * i * layout.rows) as usize, 3),
+                )
+                .expect("gu");
                 let staged = layout.buffer(b.gpu, "staged").expect("staged");
                 let mut arena = ParamArena::new(b.gpu, 2).expect("arena");
-                let op = SwiGlu::new(b.gpu, &mut arena, &gate_up.buffer, &staged, layout).expect("swiglu");
+                let op = SwiGlu::new(b.gpu, &mut arena, &gate_up.buffer, &staged, layout)
+                    .expect("swiglu");
                 let seconds = b.time(&mut arena, 8, |rec| op.encode(rec, layout.rows));
                 b.report(&name, seconds, f64::from(2 * i * layout.rows) * 4.0, 0.0);
             }
@@ -169,7 +272,10 @@ fn bench_elementwise(b: &Bench<'_>, shape: &Shape) {
 }
 
 fn main() {
-    let filters: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
     let gpu = Gpu::new(&GpuOptions::default()).expect("no GPU adapter");
     let ceilings = ceilings::measure(&gpu, 256 << 20).expect("ceilings");
     println!("adapter: {}", shaderlm::gpu::adapter::describe(&gpu.info));
@@ -180,7 +286,11 @@ fn main() {
         ceilings.buffer_read_bytes_per_s / 1e9,
         ceilings.flops / 1e9
     );
-    let bench = Bench { gpu: &gpu, ceilings, filters };
+    let bench = Bench {
+        gpu: &gpu,
+        ceilings,
+        filters,
+    };
     for shape in &SHAPES {
         bench_matmul(&bench, shape);
         bench_attention(&bench, shape);

@@ -30,6 +30,11 @@ fn locate(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> vec3<u32> {
     return vec3<u32>(1u, id - p.first_row, i);
 }
 
+// The scale u32 of block b of `row`.
+fn block_scale(row: u32, b: u32) -> u32 {
+    return scale_texel(scales, row, p.per_row, b / 4u)[b % 4u];
+}
+
 fn byte_of(word: u32, j: u32) -> u32 {
     return (word >> (8u * (j % 4u))) & 0xFFu;
 }
@@ -71,7 +76,7 @@ fn gather_q8_0(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
     let j = k % 32u;
     let t = textureLoad(table, texel_at(2u * g + j / 16u), 0);
     let q = f32(i32(byte_of(t[(j % 16u) / 4u], j) << 24u) >> 24u);
-    out[at.z] = unpack2x16float(block_scale(scales, g)).x * q;
+    out[at.z] = unpack2x16float(block_scale(at.y, k / 32u)).x * q;
 }
 
 fn nibble(g: u32, k: u32) -> f32 {
@@ -90,7 +95,7 @@ fn gather_q4_0(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
     }
     let k = at.z % p.cols;
     let g = at.y * p.per_row + k / 32u;
-    out[at.z] = unpack2x16float(block_scale(scales, g)).x * (nibble(g, k) - 8.0);
+    out[at.z] = unpack2x16float(block_scale(at.y, k / 32u)).x * (nibble(g, k) - 8.0);
 }
 
 @compute @workgroup_size(WG)
@@ -102,6 +107,6 @@ fn gather_q4_1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
     }
     let k = at.z % p.cols;
     let g = at.y * p.per_row + k / 32u;
-    let dm = unpack2x16float(block_scale(scales, g));
+    let dm = unpack2x16float(block_scale(at.y, k / 32u));
     out[at.z] = dm.x * nibble(g, k) + dm.y;
 }

@@ -7,7 +7,8 @@
 //   f32:  4 weights per texel.        f16: 8 per texel (two per u32, low half first).
 //   q8_0: a block of 32 int8 weights is 2 texels; q4_0 and q4_1: a block is 1 texel
 //         (byte j holds weight j in its low nibble and weight j + 16 in its high nibble).
-// Quantized formats keep one u32 per block in a second texture, 4 blocks per texel:
+// Quantized formats keep one u32 per block in a second texture, 4 blocks per texel, each
+// row's blocks starting a texel of their own (a row of B blocks takes ceil(B / 4) texels):
 //   q8_0, q4_0: the f16 scale d in the low half; q4_1: d in the low half, the f16 min m high.
 //
 // Staged activations (the x of y = W x) sit in a uniform buffer, one row per token:
@@ -19,9 +20,9 @@ fn texel_at(i: u32) -> vec2<u32> {
     return vec2<u32>(i % TEXTURE_WIDTH, i / TEXTURE_WIDTH);
 }
 
-// The u32 of block g in a scales texture.
-fn block_scale(scales: texture_2d<u32>, g: u32) -> u32 {
-    return textureLoad(scales, texel_at(g / 4u), 0)[g % 4u];
+// The scales of blocks 4g..4g+3 of `row`, for rows of `blocks` blocks.
+fn scale_texel(scales: texture_2d<u32>, row: u32, blocks: u32, g: u32) -> vec4<u32> {
+    return textureLoad(scales, texel_at(row * ((blocks + 3u) / 4u) + g), 0);
 }
 
 // Sum over 16 int8 pairs packed in two words each of a and b.

@@ -1,14 +1,19 @@
-// Shared by matmul_{f32,f16,q8_0,q4_0,q4_1}.wgsl (prepended by src/kernels/matmul.rs):
-// the parameters, the bias and output bindings, and the epilogue.
+// Shared by matmul_{f32,f16,q8_0,q4_0,q4_1}.wgsl (prepended by src/kernels/matmul.rs): the
+// parameters, the bias and output bindings, the epilogue and the two entry points.
 //
 // Y[t, y_offset + r] (+)= sum_k W[r, k] * X[t, k] (+ bias[y_offset + r]) for the rows r of
-// one shard of W and the tokens t of the step. `decode` computes one token with ROWS rows
-// per invocation; `prefill` computes TM tokens per invocation, one row each, the tokens
-// taken from workgroup_id.y. Neither uses workgroup memory or barriers.
+// one shard of W and the tokens t of the step. Each format file defines its bindings and
+//   fn row_scales(row: u32, g: u32) -> vec4<u32>  the scales of blocks 4g..4g+3 of a row;
+//   fn load_block(i: u32, scale: u32) -> Block    unit i of W (a block or a texel);
+//   fn token_dot(w: Block, b: u32, t: u32) -> f32 sum over unit b of a row times token t.
+// `decode` computes one token with ROWS rows per invocation; `prefill` four tokens per
+// invocation (taken from workgroup_id.y), one row each. `decode` visits units in groups of
+// four so a quantized format fetches one texel of scales per four blocks. Neither entry
+// uses workgroup memory or barriers.
 
 struct Params {
     rows: u32,        // rows of W in this shard
-    per_row: u32,     // texels (f32, f16) or blocks (quantized) per row of W
+    per_row: u32,     // units (texels for f32 and f16, blocks for quantized) per row
     tokens: u32,      // rows of X in this step
     y_stride: u32,    // floats per row of Y
     y_offset: u32,    // column of Y that row 0 of the shard writes
@@ -35,7 +40,58 @@ fn store(row: u32, t: u32, acc: f32) {
     y[out] = value;
 }
 
-// The flat index of an invocation along the rows of W.
-fn invocation(wid: vec3<u32>, lid: u32) -> u32 {
-    return wid.x * WG + lid;
+@compute @workgroup_size(WG)
+fn decode(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let first = (wid.x * WG + lid) * ROWS;
+    if (first >= p.rows) {
+        return;
+    }
+    // ROWS rows share every load of x; rows past the end repeat the last one.
+    var row: array<u32, ROWS>;
+    for (var r = 0u; r < ROWS; r++) {
+        row[r] = min(first + r, p.rows - 1u);
+    }
+    var acc: array<f32, ROWS>;
+    for (var g = 0u; g * 4u < p.per_row; g++) {
+        var scales: array<vec4<u32>, ROWS>;
+        for (var r = 0u; r < ROWS; r++) {
+            scales[r] = row_scales(row[r], g);
+        }
+        for (var j = 0u; j < min(4u, p.per_row - 4u * g); j++) {
+            let b = 4u * g + j;
+            for (var r = 0u; r < ROWS; r++) {
+                acc[r] += token_dot(load_block(row[r] * p.per_row + b, scales[r][j]), b, 0u);
+            }
+        }
+    }
+    for (var r = 0u; r < ROWS; r++) {
+        store(first + r, 0u, acc[r]);
+    }
+}
+
+@compute @workgroup_size(WG)
+fn prefill(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let row = wid.x * WG + lid;
+    if (row >= p.rows) {
+        return;
+    }
+    // Four tokens share every unit of W; missing tokens repeat the last.
+    let t0 = wid.y * 4u;
+    let last = p.tokens - 1u;
+    var acc0 = 0.0;
+    var acc1 = 0.0;
+    var acc2 = 0.0;
+    var acc3 = 0.0;
+    for (var b = 0u; b < p.per_row; b++) {
+        // Each unit is used four times, so fetching its scale alone costs little here.
+        let w = load_block(row * p.per_row + b, row_scales(row, b / 4u)[b % 4u]);
+        acc0 += token_dot(w, b, min(t0, last));
+        acc1 += token_dot(w, b, min(t0 + 1u, last));
+        acc2 += token_dot(w, b, min(t0 + 2u, last));
+        acc3 += token_dot(w, b, min(t0 + 3u, last));
+    }
+    store(row, t0, acc0);
+    store(row, t0 + 1u, acc1);
+    store(row, t0 + 2u, acc2);
+    store(row, t0 + 3u, acc3);
 }

@@ -249,6 +249,7 @@ fn run_generate(args: GenerateArgs) -> Result<()> {
         ctx: args.model.ctx,
         dtype,
         verbose: true,
+        tune: true,
         ..Default::default()
     };
     let mut model = Model::load(gpu, &model_path, &load)?;
@@ -362,6 +363,7 @@ fn run_bench(args: BenchArgs) -> Result<()> {
         ctx: Some(args.model.ctx.unwrap_or(largest.max(256))),
         dtype,
         verbose: true,
+        tune: true,
         ..Default::default()
     };
     let mut model = Model::load(gpu.clone(), &model_path, &load)?;

@@ -4,14 +4,14 @@
 
 use super::matrix::{GpuMatrix, WeightFormat};
 use super::staging::StagedLayout;
+use super::tuning::{DecodeVariant, Tuner};
 use crate::error::{Error, Result};
 use crate::gpu::{Bound, Gpu, ParamArena, Recorder, ShaderSource, StorageBuffer};
 use crate::shader;
 
-/// Invocations per workgroup; one SIMD vector on a CPU-type adapter.
-const WG: u32 = 8;
-/// Rows per invocation of `decode`, tokens per invocation of `prefill` (fixed by the shaders).
-const DECODE_ROWS: u32 = 2;
+/// Invocations per workgroup of `prefill`; one SIMD vector on a CPU-type adapter.
+const PREFILL_WG: u32 = 8;
+/// Tokens per invocation of `prefill` (fixed by the shader).
 const PREFILL_TOKENS: u32 = 4;
 
 #[repr(C)]
@@ -44,6 +44,16 @@ struct Shard {
     first_row: u32,
 }
 
+fn preamble(gpu: &Gpu, layout: &StagedLayout, workgroup: u32, rows: u32) -> String {
+    format!(
+        "const TEXTURE_WIDTH: u32 = {}u;\nconst WG: u32 = {workgroup}u;\nconst ROWS: u32 = {rows}u;\n{}{}{}",
+        GpuMatrix::texture_width(gpu),
+        layout.consumer_preamble(),
+        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/formats.wgsl")),
+        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/matmul_common.wgsl")),
+    )
+}
+
 /// `Y[t, :] (+)= W X[t, :] (+ bias)` for the tokens of a step.
 pub struct MatMul {
     shards: Vec<Shard>,
@@ -52,6 +62,7 @@ pub struct MatMul {
     accumulate: bool,
     has_bias: bool,
     max_tokens: u32,
+    decode: DecodeVariant,
 }
 
 impl MatMul {
@@ -68,6 +79,77 @@ impl MatMul {
         y: &wgpu::Buffer,
         accumulate: bool,
     ) -> Result<MatMul> {
+        Self::with_variant(
+            gpu,
+            arena,
+            w,
+            x,
+            layout,
+            bias,
+            y,
+            accumulate,
+            DecodeVariant::DEFAULT,
+        )
+    }
+
+    /// Like [`Self::new`] with the decode shape the tuner picks for this adapter, measured
+    /// on `w` itself at first use.
+    #[allow(clippy::too_many_arguments)]
+    pub fn tuned(
+        gpu: &Gpu,
+        arena: &mut ParamArena,
+        w: &GpuMatrix,
+        x: &StorageBuffer,
+        layout: StagedLayout,
+        bias: Option<&wgpu::Buffer>,
+        y: &wgpu::Buffer,
+        accumulate: bool,
+        tuner: &mut Tuner,
+    ) -> Result<MatMul> {
+        let key = format!("matmul decode {} {}x{}", w.format.name(), w.rows, w.cols);
+        let variant = tuner.decode_variant(&key, |candidate| {
+            let mut scratch = ParamArena::new(gpu, 2 * w.shards.len() as u32)?;
+            let m = Self::with_variant(
+                gpu,
+                &mut scratch,
+                w,
+                x,
+                layout,
+                bias,
+                y,
+                accumulate,
+                candidate,
+            )?;
+            let mut best = f64::INFINITY;
+            for attempt in 0..4 {
+                let start = std::time::Instant::now();
+                let mut rec = Recorder::new(gpu, &mut scratch, None);
+                for _ in 0..4 {
+                    m.encode(&mut rec, 1);
+                }
+                rec.submit("tuning a matmul")?;
+                if attempt > 0 {
+                    best = best.min(start.elapsed().as_secs_f64() / 4.0);
+                }
+            }
+            Ok(best)
+        })?;
+        Self::with_variant(gpu, arena, w, x, layout, bias, y, accumulate, variant)
+    }
+
+    /// Like [`Self::new`] with an explicit decode shape.
+    #[allow(clippy::too_many_arguments)]
+    pub fn with_variant(
+        gpu: &Gpu,
+        arena: &mut ParamArena,
+        w: &GpuMatrix,
+        x: &StorageBuffer,
+        layout: StagedLayout,
+        bias: Option<&wgpu::Buffer>,
+        y: &wgpu::Buffer,
+        accumulate: bool,
+        decode_variant: DecodeVariant,
+    ) -> Result<MatMul> {
         if layout != StagedLayout::for_matrix(w, layout.rows) {
             return Err(Error::usage(format!(
                 "matmul: a {} matrix of {} columns cannot read {layout:?}",
@@ -75,19 +157,10 @@ impl MatMul {
                 w.cols
             )));
         }
-        let preamble = format!(
-            "const TEXTURE_WIDTH: u32 = {}u;\nconst WG: u32 = {WG}u;\n{}{}{}",
-            GpuMatrix::texture_width(gpu),
-            layout.consumer_preamble(),
-            include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/formats.wgsl")),
-            include_str!(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/shaders/matmul_common.wgsl"
-            )),
-        );
         let source = source(w.format);
-        let decode = gpu.pipeline(&source, &preamble, "decode")?;
-        let prefill = gpu.pipeline(&source, &preamble, "prefill")?;
+        let decode_preamble = preamble(gpu, &layout, decode_variant.workgroup, decode_variant.rows);
+        let decode = gpu.pipeline(&source, &decode_preamble, "decode")?;
+        let prefill = gpu.pipeline(&source, &preamble(gpu, &layout, PREFILL_WG, 1), "prefill")?;
         let has_bias = bias.is_some();
         let bias = bias.unwrap_or(gpu.dummy());
         let bytes = std::mem::size_of::<Params>();
@@ -120,6 +193,7 @@ impl MatMul {
             accumulate,
             has_bias,
             max_tokens: layout.rows,
+            decode: decode_variant,
         })
     }
 
@@ -138,10 +212,12 @@ impl MatMul {
                 _pad: 0,
             };
             if tokens == 1 {
-                let groups = shard.rows.div_ceil(DECODE_ROWS * WG);
+                let groups = shard
+                    .rows
+                    .div_ceil(self.decode.rows * self.decode.workgroup);
                 rec.dispatch(&shard.decode, &params, [groups, 1, 1]);
             } else {
-                let groups = shard.rows.div_ceil(WG);
+                let groups = shard.rows.div_ceil(PREFILL_WG);
                 rec.dispatch(
                     &shard.prefill,
                     &params,

@@ -372,19 +372,16 @@ impl GpuMatrix {
                 wgpu::TextureUsages::empty(),
             )?;
             let scales = if packed.format.is_quantized() {
-                let s = (u64::from(first_row) * blocks_per_row) as usize;
-                let e = s + (u64::from(rows) * blocks_per_row) as usize;
-                let grouped: Vec<[u32; 4]> = packed.scales[s..e]
-                    .chunks(4)
-                    .map(|c| {
-                        [
-                            c[0],
-                            *c.get(1).unwrap_or(&0),
-                            *c.get(2).unwrap_or(&0),
-                            *c.get(3).unwrap_or(&0),
-                        ]
-                    })
-                    .collect();
+                // Each row's scales start a texel of their own (see formats.wgsl).
+                let mut grouped: Vec<[u32; 4]> = Vec::new();
+                for row in first_row..first_row + rows {
+                    let s = (u64::from(row) * blocks_per_row) as usize;
+                    for c in packed.scales[s..s + blocks_per_row as usize].chunks(4) {
+                        let mut texel = [0u32; 4];
+                        texel[..c.len()].copy_from_slice(c);
+                        grouped.push(texel);
+                    }
+                }
                 Some(TexelTexture::upload(
                     gpu,
                     &format!("{name} scales"),

@@ -13,9 +13,11 @@ pub mod softmax;
 pub mod stage;
 pub mod staging;
 pub mod swiglu;
+pub mod tuning;
 
 pub use matrix::{GpuMatrix, PackedMatrix, WeightFormat};
 pub use staging::StagedLayout;
+pub use tuning::{DecodeVariant, Tuner};
 
 use crate::error::Result;
 use crate::gpu::{kernel::grid, Gpu, ParamArena, Recorder};

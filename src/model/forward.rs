@@ -19,7 +19,7 @@ use crate::kernels::rmsnorm::RmsNorm;
 use crate::kernels::rope::{rope_table, Rope};
 use crate::kernels::stage::Stage;
 use crate::kernels::swiglu::SwiGlu;
-use crate::kernels::{GpuMatrix, Reduction, StagedLayout};
+use crate::kernels::{GpuMatrix, Reduction, StagedLayout, Tuner};
 use crate::model::config::ModelConfig;
 use crate::model::kv_cache::KvCache;
 use crate::model::weights::GpuWeights;
@@ -36,6 +36,8 @@ pub struct RuntimeOptions {
     pub max_batch: usize,
     /// Sequence slots in the KV cache.
     pub sequences: usize,
+    /// Pick kernel shapes by measuring them on this adapter (cached per adapter on disk).
+    pub tune: bool,
 }
 
 impl Default for RuntimeOptions {
@@ -44,6 +46,7 @@ impl Default for RuntimeOptions {
             ctx: 4096,
             max_batch: 512,
             sequences: 1,
+            tune: false,
         }
     }
 }
@@ -216,6 +219,12 @@ impl Transformer {
         let (q_dim, kv_dim) = (c.q_dim() as u32, c.kv_dim() as u32);
         let s = &state;
         let reduction = Reduction::for_gpu(g);
+        let mut tuner = if options.tune {
+            Tuner::for_gpu(g)
+        } else {
+            Tuner::disabled()
+        };
+        let t = &mut tuner;
         let attention_shape = AttentionShape {
             n_heads: c.num_heads as u32,
             cache: cache.shape,
@@ -241,7 +250,7 @@ impl Transformer {
                     eps,
                     reduction,
                 )?,
-                qkv: MatMul::new(
+                qkv: MatMul::tuned(
                     g,
                     a,
                     &w.qkv,
@@ -250,6 +259,7 @@ impl Transformer {
                     bias,
                     &s.qkv.buffer,
                     false,
+                    t,
                 )?,
                 rope: Rope::new(
                     g,
@@ -282,7 +292,7 @@ impl Transformer {
                     reduction,
                 )?,
                 stage_attn: Stage::new(g, a, &s.attn.buffer, &s.o_in.buffer, s.o_in.layout)?,
-                o: MatMul::new(
+                o: MatMul::tuned(
                     g,
                     a,
                     &w.o,
@@ -291,6 +301,7 @@ impl Transformer {
                     None,
                     &s.x.buffer,
                     true,
+                    t,
                 )?,
                 ffn_norm: RmsNorm::new(
                     g,
@@ -302,7 +313,7 @@ impl Transformer {
                     eps,
                     reduction,
                 )?,
-                gate_up: MatMul::new(
+                gate_up: MatMul::tuned(
                     g,
                     a,
                     &w.gate_up,
@@ -311,9 +322,10 @@ impl Transformer {
                     None,
                     &s.gate_up.buffer,
                     false,
+                    t,
                 )?,
                 swiglu: SwiGlu::new(g, a, &s.gate_up.buffer, &s.down_in.buffer, s.down_in.layout)?,
-                down: MatMul::new(
+                down: MatMul::tuned(
                     g,
                     a,
                     &w.down,
@@ -322,6 +334,7 @@ impl Transformer {
                     None,
                     &s.x.buffer,
                     true,
+                    t,
                 )?,
             });
         }
@@ -335,7 +348,7 @@ impl Transformer {
             eps,
             reduction,
         )?;
-        let lm_head = MatMul::new(
+        let lm_head = MatMul::tuned(
             g,
             a,
             weights.lm_head(),
@@ -344,6 +357,7 @@ impl Transformer {
             None,
             &s.logits.buffer,
             false,
+            t,
         )?;
         let logits_readback = Readback::new(g, "logits readback", (c.vocab_size * 4) as u64)?;
 

@@ -36,6 +36,8 @@ pub struct LoadOptions {
     pub sequences: Option<usize>,
     /// Format of the weight matrices on the GPU; None keeps each as stored.
     pub dtype: Option<WeightFormat>,
+    /// Pick kernel shapes by measuring them on this adapter at first use (cached on disk).
+    pub tune: bool,
     /// Print loading progress on stderr.
     pub verbose: bool,
 }
@@ -67,6 +69,7 @@ impl Model {
             ctx,
             max_batch: options.max_batch.unwrap_or(512).min(ctx),
             sequences: options.sequences.unwrap_or(1),
+            tune: options.tune,
         };
         let chat_template = match &source.chat_template {
             Some(text) => Some(ChatTemplate::new(

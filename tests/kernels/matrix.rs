@@ -6,7 +6,7 @@ use rand::Rng;
 use shaderlm::gpu::{ParamArena, StorageBuffer};
 use shaderlm::kernels::matmul::MatMul;
 use shaderlm::kernels::stage::Stage;
-use shaderlm::kernels::{run, GpuMatrix, PackedMatrix, StagedLayout, WeightFormat};
+use shaderlm::kernels::{run, DecodeVariant, GpuMatrix, PackedMatrix, StagedLayout, WeightFormat};
 
 /// The kernel against the weights and staged inputs it was given (f64 reference): only f32
 /// rounding of the accumulation separates them.
@@ -32,6 +32,8 @@ struct Case {
     accumulate: bool,
     /// Texels per shard, to force sharding.
     shard_texels: Option<u64>,
+    /// The decode shape (workgroup size, rows per invocation).
+    variant: DecodeVariant,
 }
 
 fn check(case: Case) {
@@ -43,6 +45,7 @@ fn check(case: Case) {
         bias,
         accumulate,
         shard_texels,
+        variant,
     } = case;
     let gpu = common::gpu();
     let seed = common::seed();
@@ -72,7 +75,7 @@ fn check(case: Case) {
     let mut arena = ParamArena::new(gpu, 512).unwrap();
     let stage = Stage::new(gpu, &mut arena, &x_gpu.buffer, &staged, layout).unwrap();
     let bias_buffer = bias.then_some(&b_gpu.buffer);
-    let matmul = MatMul::new(
+    let matmul = MatMul::with_variant(
         gpu,
         &mut arena,
         &w_gpu,
@@ -81,6 +84,7 @@ fn check(case: Case) {
         bias_buffer,
         &y_gpu.buffer,
         accumulate,
+        variant,
     )
     .unwrap();
     run(gpu, &mut arena, "matmul test", |rec| {
@@ -143,6 +147,7 @@ fn case(format: WeightFormat, n: usize, k: usize, tokens: usize) -> Case {
         bias: false,
         accumulate: false,
         shard_texels: None,
+        variant: DecodeVariant::DEFAULT,
     }
 }
 
@@ -271,6 +276,25 @@ fn stage_kernel_lays_out_rows_like_the_reference() {
             assert_close(&scales(&got), &theirs, 1e-2, seed, &what);
         } else {
             assert_eq!(got, expected, "{what}: f32 staging is a padded copy");
+        }
+    }
+}
+
+/// Every decode shape the tuner may pick, in every format: none may be faster but wrong.
+#[test]
+fn every_tunable_decode_variant() {
+    for variant in DecodeVariant::candidates() {
+        for format in WeightFormat::ALL {
+            check(Case {
+                variant,
+                bias: true,
+                ..case(format, 67, 64, 1)
+            });
+            check(Case {
+                variant,
+                accumulate: true,
+                ..case(format, 5, 576, 1)
+            });
         }
     }
 }

@@ -1,0 +1,156 @@
+//! Kernel variants chosen per adapter: a short measurement at first use, cached on disk per
+//! adapter and driver, so a CPU-type adapter and a discrete GPU each get the shapes that
+//! suit them. Every candidate is a tested variant (tests/kernels/matrix.rs runs them all).
+
+use crate::error::Result;
+use crate::gpu::Gpu;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// The shape of the decode (one-token) matmul: invocations per workgroup and rows each
+/// invocation computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DecodeVariant {
+    pub workgroup: u32,
+    pub rows: u32,
+}
+
+impl DecodeVariant {
+    /// What a CPU-type adapter runs best without measuring: one SIMD vector per workgroup.
+    pub const DEFAULT: DecodeVariant = DecodeVariant {
+        workgroup: 8,
+        rows: 2,
+    };
+
+    /// The candidates a measurement chooses from.
+    pub fn candidates() -> Vec<DecodeVariant> {
+        let mut all = Vec::new();
+        for workgroup in [8, 32, 64] {
+            for rows in [1, 2, 4] {
+                all.push(DecodeVariant { workgroup, rows });
+            }
+        }
+        all
+    }
+}
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct Entry {
+    variant: DecodeVariant,
+    /// Microseconds per call the measurement found.
+    micros: f64,
+}
+
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct CacheFile {
+    adapter: String,
+    entries: BTreeMap<String, Entry>,
+}
+
+pub struct Tuner {
+    path: Option<PathBuf>,
+    file: CacheFile,
+    enabled: bool,
+    announced: bool,
+}
+
+impl Tuner {
+    /// A tuner that never measures (every kernel takes its default variant).
+    pub fn disabled() -> Tuner {
+        Tuner {
+            path: None,
+            file: CacheFile::default(),
+            enabled: false,
+            announced: true,
+        }
+    }
+
+    /// The tuner for `gpu`, with what earlier runs measured (`SHADERLM_TUNE=0` disables it).
+    pub fn for_gpu(gpu: &Gpu) -> Tuner {
+        if std::env::var("SHADERLM_TUNE").is_ok_and(|v| v == "0") {
+            return Self::disabled();
+        }
+        let info = &gpu.info;
+        let adapter = format!(
+            "{} {:?} {} {}",
+            info.name, info.backend, info.driver, info.driver_info
+        );
+        let file_name: String = adapter
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let path = crate::model::fetch::cache_dir()
+            .join("tuning")
+            .join(format!("{file_name}.json"));
+        let file = std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|text| serde_json::from_str::<CacheFile>(&text).ok())
+            .filter(|f| f.adapter == adapter)
+            .unwrap_or(CacheFile {
+                adapter,
+                entries: BTreeMap::new(),
+            });
+        Tuner {
+            path: Some(path),
+            file,
+            enabled: true,
+            announced: false,
+        }
+    }
+
+    /// The variant for `key`: cached, else the fastest candidate `measure` (seconds per call)
+    /// finds, else the default when disabled.
+    pub fn decode_variant(
+        &mut self,
+        key: &str,
+        mut measure: impl FnMut(DecodeVariant) -> Result<f64>,
+    ) -> Result<DecodeVariant> {
+        if !self.enabled {
+            return Ok(DecodeVariant::DEFAULT);
+        }
+        if let Some(entry) = self.file.entries.get(key) {
+            return Ok(entry.variant);
+        }
+        if !self.announced {
+            self.announced = true;
+            if let Some(path) = &self.path {
+                eprintln!(
+                    "tuning kernels for this adapter (once; cached in {})",
+                    path.display()
+                );
+            }
+        }
+        let mut best: Option<Entry> = None;
+        for variant in DecodeVariant::candidates() {
+            let micros = measure(variant)? * 1e6;
+            if best.as_ref().is_none_or(|b| micros < b.micros) {
+                best = Some(Entry { variant, micros });
+            }
+        }
+        let entry = best.unwrap_or(Entry {
+            variant: DecodeVariant::DEFAULT,
+            micros: 0.0,
+        });
+        let variant = entry.variant;
+        self.file.entries.insert(key.to_string(), entry);
+        self.save();
+        Ok(variant)
+    }
+
+    /// Writes the cache; a failure only costs a new measurement next time.
+    fn save(&self) {
+        let Some(path) = &self.path else { return };
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        if let Ok(text) = serde_json::to_string_pretty(&self.file) {
+            let _ = std::fs::write(path, text);
+        }
+    }
+}
