@@ -2,17 +2,20 @@
 
 use clap::{Args, Parser, Subcommand};
 use shaderlm::bench::report;
-use shaderlm::generate::{generate, GenerateOptions, Session};
+use shaderlm::generate::{generate, GenerateOptions, Session, StopReason};
 use shaderlm::gpu::{adapter, AdapterChoice, BackendChoice, Gpu, GpuOptions};
 use shaderlm::kernels::WeightFormat;
 use shaderlm::model::chat::Message;
 use shaderlm::model::forward::StepTiming;
+use shaderlm::model::source::ModelSource;
 use shaderlm::model::{fetch, LoadOptions, Model};
 use shaderlm::sampling::{Sampler, SamplingParams};
 use shaderlm::{Error, Result};
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 #[derive(Parser)]
 #[command(
@@ -130,15 +133,19 @@ struct GenerateArgs {
     #[arg(short = 'n', long = "max-tokens", default_value_t = 128)]
     max_tokens: usize,
     /// Sampling temperature; 0 is greedy.
-    #[arg(long = "temp", default_value_t = 0.8)]
+    #[arg(long = "temp", default_value_t = 0.8, allow_negative_numbers = true)]
     temperature: f32,
     #[arg(long = "top-k", default_value_t = 40)]
     top_k: usize,
-    #[arg(long = "top-p", default_value_t = 0.95)]
+    #[arg(long = "top-p", default_value_t = 0.95, allow_negative_numbers = true)]
     top_p: f32,
-    #[arg(long = "min-p", default_value_t = 0.05)]
+    #[arg(long = "min-p", default_value_t = 0.05, allow_negative_numbers = true)]
     min_p: f32,
-    #[arg(long = "repeat-penalty", default_value_t = 1.0)]
+    #[arg(
+        long = "repeat-penalty",
+        default_value_t = 1.0,
+        allow_negative_numbers = true
+    )]
     repeat_penalty: f32,
     #[arg(long = "repeat-last-n", default_value_t = 64)]
     repeat_last_n: usize,
@@ -209,6 +216,9 @@ struct InfoArgs {
     device: DeviceArgs,
 }
 
+/// The exit code of a generation stopped by Ctrl-C (128 + SIGINT, as shells report it).
+const INTERRUPTED: i32 = 130;
+
 fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -242,9 +252,11 @@ fn run_generate(args: GenerateArgs) -> Result<()> {
         .or(args.prompt_text)
         .ok_or_else(|| Error::usage("no prompt: give it as an argument or with -p"))?;
     let dtype = args.model.dtype()?;
+    let device = args.device.options(true)?;
     let model_path = args.model.resolve()?;
-    let gpu = Arc::new(Gpu::new(&args.device.options(true)?)?);
+    let start = Instant::now();
     eprintln!("loading {}", model_path.display());
+    let source = ModelSource::open(&model_path)?;
     let load = LoadOptions {
         ctx: args.model.ctx,
         dtype,
@@ -252,16 +264,12 @@ fn run_generate(args: GenerateArgs) -> Result<()> {
         tune: true,
         ..Default::default()
     };
-    let mut model = Model::load(gpu, &model_path, &load)?;
-    let profile = args.profile || args.trace.is_some();
-    if profile {
-        model.transformer.set_profiling(true)?;
-    }
-
+    // Everything about the prompt is checked before any GPU work.
+    let ctx = load.context(&source.config)?;
     let text = if args.chat {
-        let template = model.chat_template.as_ref().ok_or_else(|| {
+        let template = source.chat_template()?.ok_or_else(|| {
             Error::model(
-                &model.source.path,
+                &source.path,
                 "the model has no chat template (needed by --chat)",
             )
         })?;
@@ -274,22 +282,36 @@ fn run_generate(args: GenerateArgs) -> Result<()> {
     } else {
         prompt_text
     };
-    let prompt = model.source.tokenizer.encode(&text)?;
+    let prompt = source.tokenizer.encode(&text)?;
     if prompt.is_empty() {
         return Err(Error::usage("the prompt tokenizes to zero tokens"));
     }
-    let ctx = model.transformer.options.ctx;
     if prompt.len() > ctx {
         return Err(Error::usage(format!(
             "the prompt has {} tokens but the context holds {ctx} (--ctx)",
             prompt.len()
         )));
     }
+
+    let gpu = Arc::new(Gpu::new(&device)?);
+    let mut model = Model::from_source(gpu, source, &load, start)?;
+    let profile = args.profile || args.trace.is_some();
+    if profile {
+        model.transformer.set_profiling(true)?;
+    }
+    // Ctrl-C stops after the current token; a second one exits at once.
+    let cancel = Arc::new(AtomicBool::new(false));
+    let flag = cancel.clone();
+    let _ = ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            std::process::exit(INTERRUPTED);
+        }
+    });
     let options = GenerateOptions {
         max_tokens: args.max_tokens,
         stop: args.stop,
         extra_stop_ids: Vec::new(),
-        cancel: None,
+        cancel: Some(cancel),
     };
     let mut session = Session::new(0);
     let stdout = std::io::stdout();
@@ -315,6 +337,9 @@ fn run_generate(args: GenerateArgs) -> Result<()> {
         generation.decode_tokens_per_second(),
         generation.stop.describe()
     );
+    if generation.stop == StopReason::Cancelled {
+        std::process::exit(INTERRUPTED);
+    }
     if profile {
         let sampling = generation.sampling_seconds / generation.tokens.len().max(1) as f64;
         eprint!(

@@ -56,6 +56,9 @@ pub struct Gpu {
     pub info: wgpu::AdapterInfo,
     pub limits: wgpu::Limits,
     pub features: wgpu::Features,
+    /// Device memory the adapter reports (its largest device-local heap), where the
+    /// backend tells; `SHADERLM_GPU_MEMORY` (bytes, or with a K, M or G suffix) overrides it.
+    pub memory: Option<u64>,
     /// Errors raised outside any error scope (validation, out of memory), oldest first.
     uncaptured: Arc<Mutex<Vec<String>>>,
     /// Set when the device is lost.
@@ -108,6 +111,7 @@ impl Gpu {
     }
 
     fn open(adapter: &wgpu::Adapter, info: wgpu::AdapterInfo) -> Result<Gpu> {
+        let memory = memory_override()?.or_else(|| device_memory(adapter));
         let limits = adapter.limits();
         let features = adapter.features() & WANTED_FEATURES;
         let desc = wgpu::DeviceDescriptor {
@@ -141,6 +145,7 @@ impl Gpu {
             mapped_at_creation: false,
         });
         Ok(Gpu {
+            memory,
             dummy,
             limits: device.limits(),
             features: device.features(),
@@ -250,6 +255,11 @@ impl Gpu {
         self.timeout
     }
 
+    /// Changes how long any wait on the GPU may take.
+    pub fn set_timeout(&mut self, timeout: Duration) {
+        self.timeout = timeout;
+    }
+
     /// The compute pipeline of `entry` in `source` with `preamble` (WGSL that specialises
     /// it: constants and shared functions) prepended, compiled on first use and cached.
     pub fn pipeline(
@@ -295,6 +305,49 @@ impl Gpu {
         }
         Ok(pipeline)
     }
+}
+
+/// The largest device-local memory heap, on Vulkan (other backends do not say).
+fn device_memory(adapter: &wgpu::Adapter) -> Option<u64> {
+    // SAFETY: reads the physical device's memory properties; nothing of the hal adapter is
+    // kept or modified.
+    unsafe {
+        let hal = adapter.as_hal::<wgpu::hal::api::Vulkan>()?;
+        let instance = hal.shared_instance().raw_instance();
+        let properties = instance.get_physical_device_memory_properties(hal.raw_physical_device());
+        let count = (properties.memory_heap_count as usize).min(properties.memory_heaps.len());
+        const DEVICE_LOCAL: u32 = 1;
+        properties.memory_heaps[..count]
+            .iter()
+            .filter(|heap| heap.flags.as_raw() & DEVICE_LOCAL != 0)
+            .map(|heap| heap.size)
+            .max()
+    }
+}
+
+/// `SHADERLM_GPU_MEMORY`: a byte count, or a number with a K, M or G suffix.
+fn memory_override() -> Result<Option<u64>> {
+    let Ok(text) = std::env::var("SHADERLM_GPU_MEMORY") else {
+        return Ok(None);
+    };
+    let t = text.trim();
+    let (digits, scale) = match t.chars().last().map(|c| c.to_ascii_uppercase()) {
+        Some('K') => (&t[..t.len() - 1], 1u64 << 10),
+        Some('M') => (&t[..t.len() - 1], 1 << 20),
+        Some('G') => (&t[..t.len() - 1], 1 << 30),
+        _ => (t, 1),
+    };
+    digits
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(scale))
+        .map(Some)
+        .ok_or_else(|| {
+            Error::usage(format!(
+                "SHADERLM_GPU_MEMORY={text}: expected a byte count such as 512M or 2G"
+            ))
+        })
 }
 
 fn tried_backends(choice: BackendChoice) -> String {

@@ -8,6 +8,7 @@ pub mod fetch;
 pub mod forward;
 pub mod gguf;
 pub mod kv_cache;
+pub mod plan;
 pub mod source;
 pub mod tensor;
 pub mod tokenizer;
@@ -18,6 +19,7 @@ use crate::gpu::Gpu;
 use crate::kernels::WeightFormat;
 use chat::ChatTemplate;
 use forward::{RuntimeOptions, Transformer};
+use plan::MemoryPlan;
 use source::ModelSource;
 use std::io::IsTerminal;
 use std::path::Path;
@@ -50,15 +52,34 @@ pub struct Model {
     pub load_seconds: f64,
 }
 
+impl LoadOptions {
+    /// The context length these options give `config`: --ctx, else min(model maximum, 4096).
+    pub fn context(&self, config: &config::ModelConfig) -> Result<usize> {
+        let ctx = self.ctx.unwrap_or(config.max_position.min(4096));
+        if ctx == 0 {
+            return Err(Error::usage("--ctx must be positive"));
+        }
+        Ok(ctx)
+    }
+}
+
 impl Model {
     pub fn load(gpu: Arc<Gpu>, path: &Path, options: &LoadOptions) -> Result<Model> {
         let start = Instant::now();
         let source = ModelSource::open(path)?;
+        Self::from_source(gpu, source, options, start)
+    }
+
+    /// Uploads an opened model: first works out what it needs and checks the adapter can
+    /// hold it, then allocates. `start` is when loading began (for the reported load time).
+    pub fn from_source(
+        gpu: Arc<Gpu>,
+        source: ModelSource,
+        options: &LoadOptions,
+        start: Instant,
+    ) -> Result<Model> {
         let config = source.config.clone();
-        let ctx = options.ctx.unwrap_or(config.max_position.min(4096));
-        if ctx == 0 {
-            return Err(Error::usage("--ctx must be positive"));
-        }
+        let ctx = options.context(&config)?;
         if ctx > config.max_position && options.verbose {
             eprintln!(
                 "warning: --ctx {ctx} exceeds the {} positions the model was trained for",
@@ -71,15 +92,16 @@ impl Model {
             sequences: options.sequences.unwrap_or(1),
             tune: options.tune,
         };
-        let chat_template = match &source.chat_template {
-            Some(text) => Some(ChatTemplate::new(
-                &source.path,
-                text,
-                source.bos_token.as_deref(),
-                source.eos_token.as_deref(),
-            )?),
-            None => None,
-        };
+        let plan = MemoryPlan::new(
+            &gpu,
+            &source,
+            options.dtype,
+            ctx,
+            runtime.sequences,
+            runtime.max_batch,
+        )?;
+        plan.check(&gpu, ctx)?;
+        let chat_template = source.chat_template()?;
         let verbose = options.verbose;
         let terminal = std::io::stderr().is_terminal();
         let weights = GpuWeights::upload(&gpu, &source, options.dtype, |done, total| {

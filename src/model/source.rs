@@ -3,6 +3,7 @@
 //! a chat template and tensors under Hugging Face names, memory-mapped.
 
 use crate::error::{Error, Result};
+use crate::model::chat::ChatTemplate;
 use crate::model::config::ModelConfig;
 use crate::model::gguf::GgufFile;
 use crate::model::tensor::{self, DType};
@@ -78,6 +79,21 @@ impl ModelSource {
         };
         source.check_tensors()?;
         Ok(source)
+    }
+
+    /// The model's chat template, compiled, if it has one.
+    pub fn chat_template(&self) -> Result<Option<ChatTemplate>> {
+        self.chat_template
+            .as_deref()
+            .map(|text| {
+                ChatTemplate::new(
+                    &self.path,
+                    text,
+                    self.bos_token.as_deref(),
+                    self.eos_token.as_deref(),
+                )
+            })
+            .transpose()
     }
 
     pub fn tensor_names(&self) -> impl Iterator<Item = &str> {

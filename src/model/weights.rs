@@ -28,6 +28,25 @@ pub struct GpuWeights {
     lm_head: Option<GpuMatrix>,
 }
 
+/// The format stacked tensors are stored in on the GPU: `format`, or the type they share
+/// (stacked tensors of different types are kept at f16 precision).
+pub fn stacked_format(
+    source: &ModelSource,
+    names: &[String],
+    format: Option<WeightFormat>,
+) -> Result<WeightFormat> {
+    let first = source.entry(&names[0])?.dtype;
+    let mut shared = true;
+    for name in names {
+        shared &= source.entry(name)?.dtype == first;
+    }
+    Ok(format.unwrap_or(if shared {
+        WeightFormat::of_dtype(first)
+    } else {
+        WeightFormat::F16
+    }))
+}
+
 /// Packs the tensors `names` (each [rows_i, cols]) stacked into one matrix in `format`, or
 /// in the format they share when `format` is None.
 pub fn pack_stacked(
@@ -42,15 +61,9 @@ pub fn pack_stacked(
     let cols = entries[0].shape[1] as u32;
     let rows: u32 = entries.iter().map(|e| e.shape[0] as u32).sum();
     let dtype = entries[0].dtype;
-    let shared = entries.iter().all(|e| e.dtype == dtype);
-    // Stacked tensors of different types are kept at f16 precision.
-    let target = format.unwrap_or(if shared {
-        WeightFormat::of_dtype(dtype)
-    } else {
-        WeightFormat::F16
-    });
+    let target = stacked_format(source, names, format)?;
     let label = names.join(" + ");
-    if shared && WeightFormat::of_dtype(dtype) == target {
+    if entries.iter().all(|e| e.dtype == dtype) && WeightFormat::of_dtype(dtype) == target {
         let mut bytes = Vec::new();
         for name in names {
             bytes.extend_from_slice(&source.raw(name)?);
@@ -65,6 +78,61 @@ pub fn pack_stacked(
     Ok(PackedMatrix::from_f32(&values, rows, cols, target))
 }
 
+/// One weight matrix as the GPU holds it: which tensors are stacked into it, its shape and format.
+pub struct MatrixPlan {
+    pub label: String,
+    pub names: Vec<String>,
+    pub rows: u32,
+    pub cols: u32,
+    pub format: WeightFormat,
+}
+
+/// Every weight matrix of the model, in upload order: the embedding, then per layer QKV,
+/// output, gate/up and down, then the LM head when it is not tied.
+pub fn matrix_plan(source: &ModelSource, format: Option<WeightFormat>) -> Result<Vec<MatrixPlan>> {
+    let c = &source.config;
+    let mut plan = Vec::new();
+    let mut add = |label: String, names: Vec<String>| -> Result<()> {
+        let rows = names
+            .iter()
+            .map(|n| source.entry(n).map(|e| e.shape[0] as u32))
+            .sum::<Result<u32>>()?;
+        let cols = source.entry(&names[0])?.shape[1] as u32;
+        let format = stacked_format(source, &names, format)?;
+        format.check_cols(&label, cols)?;
+        plan.push(MatrixPlan {
+            label,
+            names,
+            rows,
+            cols,
+            format,
+        });
+        Ok(())
+    };
+    add("embedding".into(), vec!["model.embed_tokens.weight".into()])?;
+    for l in 0..c.num_layers {
+        let p = |s: &str| format!("model.layers.{l}.{s}");
+        add(
+            p("qkv"),
+            vec![
+                p("self_attn.q_proj.weight"),
+                p("self_attn.k_proj.weight"),
+                p("self_attn.v_proj.weight"),
+            ],
+        )?;
+        add(p("o_proj"), vec![p("self_attn.o_proj.weight")])?;
+        add(
+            p("gate_up"),
+            vec![p("mlp.gate_proj.weight"), p("mlp.up_proj.weight")],
+        )?;
+        add(p("down_proj"), vec![p("mlp.down_proj.weight")])?;
+    }
+    if !c.tie_embeddings {
+        add("lm_head".into(), vec!["lm_head.weight".into()])?;
+    }
+    Ok(plan)
+}
+
 impl GpuWeights {
     /// Uploads every tensor, matrices in `format` (None: as stored); `progress(done, total)`
     /// is called after each layer.
@@ -75,15 +143,26 @@ impl GpuWeights {
         mut progress: impl FnMut(usize, usize),
     ) -> Result<GpuWeights> {
         let c = &source.config;
-        let matrix = |label: &str, names: &[String]| -> Result<GpuMatrix> {
-            GpuMatrix::upload(gpu, label, &pack_stacked(source, names, format)?)
-        };
         let vector = |name: &str| -> Result<StorageBuffer> {
             StorageBuffer::from_slice(gpu, name, &source.f32(name)?)
         };
+        let mut matrices = matrix_plan(source, format)?
+            .into_iter()
+            .map(|m| -> Result<GpuMatrix> {
+                GpuMatrix::upload(
+                    gpu,
+                    &m.label,
+                    &pack_stacked(source, &m.names, Some(m.format))?,
+                )
+            });
+        let mut next = || {
+            matrices
+                .next()
+                .unwrap_or_else(|| Err(crate::Error::model(&source.path, "missing matrices")))
+        };
 
         let total = c.num_layers + 2;
-        let embed = matrix("embedding", &["model.embed_tokens.weight".to_string()])?;
+        let embed = next()?;
         progress(1, total);
         let mut layers = Vec::with_capacity(c.num_layers);
         for l in 0..c.num_layers {
@@ -98,22 +177,12 @@ impl GpuWeights {
             };
             layers.push(LayerWeights {
                 attn_norm: vector(&p("input_layernorm.weight"))?,
-                qkv: matrix(
-                    &p("qkv"),
-                    &[
-                        p("self_attn.q_proj.weight"),
-                        p("self_attn.k_proj.weight"),
-                        p("self_attn.v_proj.weight"),
-                    ],
-                )?,
+                qkv: next()?,
                 qkv_bias,
-                o: matrix(&p("o_proj"), &[p("self_attn.o_proj.weight")])?,
+                o: next()?,
                 ffn_norm: vector(&p("post_attention_layernorm.weight"))?,
-                gate_up: matrix(
-                    &p("gate_up"),
-                    &[p("mlp.gate_proj.weight"), p("mlp.up_proj.weight")],
-                )?,
-                down: matrix(&p("down_proj"), &[p("mlp.down_proj.weight")])?,
+                gate_up: next()?,
+                down: next()?,
             });
             progress(l + 2, total);
         }
@@ -121,7 +190,7 @@ impl GpuWeights {
         let lm_head = if c.tie_embeddings {
             None
         } else {
-            Some(matrix("lm_head", &["lm_head.weight".to_string()])?)
+            Some(next()?)
         };
         progress(total, total);
         Ok(GpuWeights {

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod reference;
+pub mod tiny_gguf;
 pub mod tiny_model;
 
 use rand::rngs::StdRng;

@@ -1,0 +1,120 @@
+//! What a model will need on the GPU, worked out before anything is allocated, so that a
+//! model too large for the adapter is reported with the numbers instead of failing midway.
+
+use crate::error::{Error, Result};
+use crate::gpu::{Gpu, TexelTexture};
+use crate::kernels::attention::CacheShape;
+use crate::kernels::{StagedLayout, WeightFormat};
+use crate::model::source::ModelSource;
+use crate::model::weights::matrix_plan;
+
+/// Bytes of GPU memory, by use.
+#[derive(Debug, Clone, Copy)]
+pub struct MemoryPlan {
+    pub weights: u64,
+    pub kv_cache: u64,
+    pub activations: u64,
+    /// Tokens one step processes at most (what the staged matmul inputs hold).
+    pub max_step_tokens: usize,
+}
+
+/// Bytes a texel texture of `texels` takes (whole rows of `width`).
+fn texture_bytes(texels: u64, width: u64) -> u64 {
+    texels.div_ceil(width).max(1) * width * 16
+}
+
+impl MemoryPlan {
+    pub fn new(
+        gpu: &Gpu,
+        source: &ModelSource,
+        format: Option<WeightFormat>,
+        ctx: usize,
+        sequences: usize,
+        max_batch: usize,
+    ) -> Result<MemoryPlan> {
+        let c = &source.config;
+        let width = u64::from(TexelTexture::width(gpu));
+        let matrices = matrix_plan(source, format)?;
+        let mut weights = 0u64;
+        let mut max_step_tokens = max_batch.max(1);
+        for m in &matrices {
+            let texels = u64::from(m.rows) * u64::from(m.format.texels_per_row(m.cols));
+            weights += texture_bytes(texels, width);
+            if m.format.is_quantized() {
+                weights += texture_bytes(
+                    u64::from(m.rows) * u64::from(m.cols / 32).div_ceil(4),
+                    width,
+                );
+            }
+            if !m.label.starts_with("embedding") && !m.label.starts_with("lm_head") {
+                max_step_tokens = max_step_tokens
+                    .min(StagedLayout::max_rows(gpu, m.format, m.cols).max(1) as usize);
+            }
+        }
+        let vectors = c.num_layers * 2 * c.hidden_size
+            + c.hidden_size
+            + if c.qkv_bias {
+                c.num_layers * c.qkv_dim()
+            } else {
+                0
+            };
+        weights += 4 * vectors as u64;
+
+        let shape = CacheShape::new(c.num_kv_heads as u32, c.head_dim as u32);
+        let cache_texels = (sequences * ctx) as u64 * u64::from(shape.row_texels());
+        let rows_allowed = width * u64::from(gpu.limits.max_texture_dimension_2d);
+        if cache_texels > rows_allowed {
+            let per_position = u64::from(shape.row_texels()) * sequences as u64;
+            return Err(Error::usage(format!(
+                "--ctx {ctx}: one layer's KV cache needs {cache_texels} texels of 16 bytes, over the {rows_allowed} \
+                 one texture holds on this adapter; use --ctx {} or less",
+                rows_allowed / per_position
+            )));
+        }
+        let kv_cache = 2 * c.num_layers as u64 * texture_bytes(cache_texels, width);
+
+        let t = max_step_tokens;
+        let per_token = c.hidden_size + c.qkv_dim() + c.q_dim() + 2 * c.intermediate_size + 1;
+        let largest = 4 * (t * 2 * c.intermediate_size) as u64;
+        if largest > gpu.max_binding_bytes() {
+            return Err(Error::device(format!(
+                "the gate/up activations of {t} tokens take {largest} bytes, over the adapter's largest \
+                 storage binding of {} bytes",
+                gpu.max_binding_bytes()
+            )));
+        }
+        let activations = 4 * (t * per_token + c.vocab_size) as u64
+            + 5 * gpu.limits.max_uniform_buffer_binding_size;
+        Ok(MemoryPlan {
+            weights,
+            kv_cache,
+            activations,
+            max_step_tokens,
+        })
+    }
+
+    pub fn total(&self) -> u64 {
+        self.weights + self.kv_cache + self.activations
+    }
+
+    /// Fails, naming every number, when the adapter's memory cannot hold the plan.
+    pub fn check(&self, gpu: &Gpu, ctx: usize) -> Result<()> {
+        let Some(available) = gpu.memory else {
+            return Ok(());
+        };
+        if self.total() > available {
+            let mb = |b: u64| b as f64 / 1e6;
+            return Err(Error::device(format!(
+                "the model needs {:.1} MB of GPU memory (weights {:.1} MB, KV cache {:.1} MB for --ctx {ctx}, \
+                 activations {:.1} MB) but {} has {:.1} MB; try a smaller --ctx or a compact --dtype",
+                mb(self.total()),
+                mb(self.weights),
+                mb(self.kv_cache),
+                mb(self.activations),
+                gpu.info.name,
+                mb(available)
+            )));
+        }
+        Ok(())
+    }
+}
