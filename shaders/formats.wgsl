@@ -14,7 +14,9 @@
 // Staged activations (the x of y = W x) sit in a uniform buffer, one row per token:
 //   for f32 and f16 weights: K floats, padded to vec4s;
 //   for quantized weights: K int8 values in blocks of 32 (16 per vec4<u32>), then per block
-//   (scale s, s * sum of the int8 values), two blocks per vec4<f32>.
+//   a vec4 of (scale s, s * sum of the int8 values, outlier, outlier index): the block's
+//   value of largest magnitude is kept exactly and stands as 0 among the int8 values
+//   (see staging.wgsl).
 
 fn texel_at(i: u32) -> vec2<u32> {
     return vec2<u32>(i % TEXTURE_WIDTH, i / TEXTURE_WIDTH);
@@ -28,4 +30,16 @@ fn scale_texel(scales: texture_2d<u32>, row: u32, blocks: u32, g: u32) -> vec4<u
 // Sum over 16 int8 pairs packed in two words each of a and b.
 fn dot16_i8(a: vec4<u32>, b: vec4<u32>) -> i32 {
     return dot4I8Packed(a.x, b.x) + dot4I8Packed(a.y, b.y) + dot4I8Packed(a.z, b.z) + dot4I8Packed(a.w, b.w);
+}
+
+// The weight at `index` (0..31) of a block of 4-bit values held in one texel: byte
+// index % 16, low nibble for 0..15, high for 16..31.
+fn nibble_at(q: vec4<u32>, index: u32) -> f32 {
+    let byte = (q[(index % 16u) / 4u] >> (8u * (index % 4u))) & 0xFFu;
+    return f32(select(byte & 15u, byte >> 4u, index >= 16u));
+}
+
+// The signed byte at `index` (0..15) of a texel.
+fn byte_at(q: vec4<u32>, index: u32) -> f32 {
+    return f32(i32(q[index / 4u] << (24u - 8u * (index % 4u))) >> 24u);
 }

@@ -1,22 +1,18 @@
 // Y = W X with W in q4_0 blocks (w = d * (q - 8), q in 0..15) and X staged as int8 blocks:
-// per block, sum(w * x) = d * (s * sum(q * xq) - 8 * (s * sum(xq))).
+// per block, sum(w * x) = d * (s * sum(q * xq) - 8 * (s * sum(xq))) + w[i] * outlier, where i is
+// the index of the block's outlier (see formats.wgsl).
 
 @group(0) @binding(1) var weights: texture_2d<u32>;
 @group(0) @binding(2) var scales: texture_2d<u32>;
 struct XRow { q: array<vec4<u32>, XQ>, s: array<vec4<f32>, XS> }
 @group(0) @binding(3) var<uniform> x: array<XRow, XR>;
 
-// (s, s * sum of the int8 values) of block b of token t.
-fn x_scale(b: u32, t: u32) -> vec2<f32> {
-    let sv = x[t].s[b / 2u];
-    return select(sv.xy, sv.zw, (b & 1u) == 1u);
-}
-
 fn row_scales(row: u32, g: u32) -> vec4<u32> {
     return scale_texel(scales, row, p.per_row, g);
 }
 
 struct Block {
+    q: vec4<u32>,    // the block as stored (for the outlier's weight)
     lo: vec4<u32>,   // weights 0..15 of the block, one byte each
     hi: vec4<u32>,   // weights 16..31
     d: f32,
@@ -25,11 +21,12 @@ struct Block {
 fn load_block(i: u32, scale: u32) -> Block {
     let q = textureLoad(weights, texel_at(i), 0);
     let nibbles = vec4<u32>(0x0F0F0F0Fu);
-    return Block(q & nibbles, (q >> vec4<u32>(4u)) & nibbles, unpack2x16float(scale).x);
+    return Block(q, q & nibbles, (q >> vec4<u32>(4u)) & nibbles, unpack2x16float(scale).x);
 }
 
 fn token_dot(w: Block, b: u32, t: u32) -> f32 {
     let isum = dot16_i8(w.lo, x[t].q[2u * b]) + dot16_i8(w.hi, x[t].q[2u * b + 1u]);
-    let s = x_scale(b, t);
-    return w.d * (s.x * f32(isum) - 8.0 * s.y);
+    let s = x[t].s[b];
+    let outlier = (nibble_at(w.q, bitcast<u32>(s.w)) - 8.0) * s.z;
+    return w.d * (s.x * f32(isum) - 8.0 * s.y + outlier);
 }

@@ -1,16 +1,11 @@
 // Y = W X with W in q8_0 blocks (w = d * q, q int8) and X staged as int8 blocks:
-// per block, sum(w * x) = d * s * sum(q * xq).
+// per block, sum(w * x) = d * s * sum(q * xq) + w[i] * outlier, where i is
+// the index of the block's outlier (see formats.wgsl).
 
 @group(0) @binding(1) var weights: texture_2d<u32>;
 @group(0) @binding(2) var scales: texture_2d<u32>;
 struct XRow { q: array<vec4<u32>, XQ>, s: array<vec4<f32>, XS> }
 @group(0) @binding(3) var<uniform> x: array<XRow, XR>;
-
-// (s, s * sum of the int8 values) of block b of token t.
-fn x_scale(b: u32, t: u32) -> vec2<f32> {
-    let sv = x[t].s[b / 2u];
-    return select(sv.xy, sv.zw, (b & 1u) == 1u);
-}
 
 fn row_scales(row: u32, g: u32) -> vec4<u32> {
     return scale_texel(scales, row, p.per_row, g);
@@ -30,5 +25,8 @@ fn load_block(i: u32, scale: u32) -> Block {
 
 fn token_dot(w: Block, b: u32, t: u32) -> f32 {
     let isum = dot16_i8(w.q0, x[t].q[2u * b]) + dot16_i8(w.q1, x[t].q[2u * b + 1u]);
-    return w.d * x_scale(b, t).x * f32(isum);
+    let s = x[t].s[b];
+    let index = bitcast<u32>(s.w);
+    let outlier = byte_at(select(w.q0, w.q1, index >= 16u), index % 16u) * s.z;
+    return w.d * (s.x * f32(isum) + outlier);
 }

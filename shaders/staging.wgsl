@@ -7,11 +7,25 @@
 
 @group(0) @binding(9) var<storage, read_write> staged: array<u32>;
 
-// Block b (32 values) of row t as int8 with scale s = max|v| / 127, and s * sum(q).
+// Block b (32 values) of row t as int8. The value of largest magnitude (the outlier a
+// few channels of real models carry) is kept exactly, apart: it is stored as 0 among the
+// int8 values, and the others are scaled by s = (their largest magnitude) / 127, so one
+// outlier does not flatten the rest of its block. Per block: (s, s * sum(q), outlier, index).
 fn stage_q8_block(t: u32, b: u32) {
+    var top = 0u;
+    var top_abs = -1.0;
+    for (var j = 0u; j < 32u; j++) {
+        let a = abs(value(t, b * 32u + j));
+        if (a > top_abs) {
+            top_abs = a;
+            top = j;
+        }
+    }
     var amax = 0.0;
     for (var j = 0u; j < 32u; j++) {
-        amax = max(amax, abs(value(t, b * 32u + j)));
+        if (j != top) {
+            amax = max(amax, abs(value(t, b * 32u + j)));
+        }
     }
     let s = amax / 127.0;
     let inv = select(0.0, 1.0 / s, s > 0.0);
@@ -20,14 +34,18 @@ fn stage_q8_block(t: u32, b: u32) {
     for (var w = 0u; w < 8u; w++) {
         var word = 0u;
         for (var j = 0u; j < 4u; j++) {
-            let q = i32(round(value(t, b * 32u + w * 4u + j) * inv));
+            let k = w * 4u + j;
+            let q = select(i32(round(value(t, b * 32u + k) * inv)), 0, k == top);
             sum += q;
             word |= (u32(q) & 0xFFu) << (8u * j);
         }
         staged[row + b * 8u + w] = word;
     }
-    staged[row + STAGE_SCALES + 2u * b] = bitcast<u32>(s);
-    staged[row + STAGE_SCALES + 2u * b + 1u] = bitcast<u32>(s * f32(sum));
+    let at = row + STAGE_SCALES + 4u * b;
+    staged[at] = bitcast<u32>(s);
+    staged[at + 1u] = bitcast<u32>(s * f32(sum));
+    staged[at + 2u] = bitcast<u32>(value(t, b * 32u + top));
+    staged[at + 3u] = top;
 }
 
 // Values 4i..4i+3 of row t as f32, zero past the end of the row.

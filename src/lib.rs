@@ -9,13 +9,18 @@
 //! - [`sampling`]: host-side sampling
 //! - [`generate`]: the autoregressive loop
 //! - [`bench`]: throughput, ceilings and profiles
+//! - [`conversation`]: chat turns rendered into prompts
+//! - `server` (feature `server`): the OpenAI-compatible HTTP server
 
 pub mod bench;
+pub mod conversation;
 pub mod error;
 pub mod generate;
 pub mod gpu;
 pub mod kernels;
 pub mod model;
 pub mod sampling;
+#[cfg(feature = "server")]
+pub mod server;
 
 pub use error::{Error, ErrorKind, Result};

@@ -2,6 +2,7 @@
 
 use clap::{Args, Parser, Subcommand};
 use shaderlm::bench::report;
+use shaderlm::conversation::Conversation;
 use shaderlm::generate::{generate, GenerateOptions, Session, StopReason};
 use shaderlm::gpu::{adapter, AdapterChoice, BackendChoice, Gpu, GpuOptions};
 use shaderlm::kernels::WeightFormat;
@@ -32,6 +33,10 @@ struct Cli {
 enum Command {
     /// Generate text from a prompt.
     Generate(GenerateArgs),
+    /// Talk with a chat model in the terminal.
+    Chat(ChatArgs),
+    /// Serve an OpenAI-compatible API (needs a build with --features server).
+    Serve(ServeArgs),
     /// List adapters (and describe a model with -m).
     Info(InfoArgs),
     /// Measure prefill and decode throughput (llama-bench style) against the adapter's ceilings.
@@ -132,6 +137,30 @@ struct GenerateArgs {
     /// Most tokens to generate.
     #[arg(short = 'n', long = "max-tokens", default_value_t = 128)]
     max_tokens: usize,
+    #[command(flatten)]
+    sampling: SamplingArgs,
+    /// Wrap the prompt in the model's chat template.
+    #[arg(long)]
+    chat: bool,
+    /// System prompt for --chat.
+    #[arg(long, requires = "chat")]
+    system: Option<String>,
+    /// Stop when this text is generated (repeatable).
+    #[arg(long)]
+    stop: Vec<String>,
+    /// Print where the time of the prefill and of one decode step goes (GPU time per kernel).
+    #[arg(long)]
+    profile: bool,
+    /// Write the profiled prefill and decode step as a Chrome trace (implies --profile).
+    #[arg(long)]
+    trace: Option<PathBuf>,
+    #[command(flatten)]
+    device: DeviceArgs,
+}
+
+/// The sampling flags `generate` and `chat` share (llama.cpp's names and defaults).
+#[derive(Args, Clone)]
+struct SamplingArgs {
     /// Sampling temperature; 0 is greedy.
     #[arg(long = "temp", default_value_t = 0.8, allow_negative_numbers = true)]
     temperature: f32,
@@ -152,21 +181,50 @@ struct GenerateArgs {
     /// Seed for reproducible sampling.
     #[arg(long)]
     seed: Option<u64>,
-    /// Wrap the prompt in the model's chat template.
+}
+
+impl SamplingArgs {
+    fn params(&self) -> SamplingParams {
+        SamplingParams {
+            temperature: self.temperature,
+            top_k: self.top_k,
+            top_p: self.top_p,
+            min_p: self.min_p,
+            repeat_penalty: self.repeat_penalty,
+            repeat_last_n: self.repeat_last_n,
+            seed: self.seed,
+        }
+    }
+}
+
+#[derive(Args)]
+struct ChatArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    #[command(flatten)]
+    sampling: SamplingArgs,
+    /// System prompt (default: the template's own, if it has one).
     #[arg(long)]
-    chat: bool,
-    /// System prompt for --chat.
-    #[arg(long, requires = "chat")]
     system: Option<String>,
-    /// Stop when this text is generated (repeatable).
+    /// Most tokens per answer.
+    #[arg(short = 'n', long = "max-tokens", default_value_t = 512)]
+    max_tokens: usize,
+    #[command(flatten)]
+    device: DeviceArgs,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    #[arg(long, default_value_t = 8080)]
+    port: u16,
+    /// The model name clients use (default: the model file or folder name).
     #[arg(long)]
-    stop: Vec<String>,
-    /// Print where the time of the prefill and of one decode step goes (GPU time per kernel).
-    #[arg(long)]
-    profile: bool,
-    /// Write the profiled prefill and decode step as a Chrome trace (implies --profile).
-    #[arg(long)]
-    trace: Option<PathBuf>,
+    model_id: Option<String>,
     #[command(flatten)]
     device: DeviceArgs,
 }
@@ -223,6 +281,8 @@ fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Generate(args) => run_generate(args),
+        Command::Chat(args) => run_chat(args),
+        Command::Serve(args) => run_serve(args),
         Command::Info(args) => run_info(args),
         Command::Bench(args) => run_bench(args),
         Command::Convert { input, output } => run_convert(&input, &output),
@@ -237,16 +297,7 @@ fn main() {
 }
 
 fn run_generate(args: GenerateArgs) -> Result<()> {
-    let sampling = SamplingParams {
-        temperature: args.temperature,
-        top_k: args.top_k,
-        top_p: args.top_p,
-        min_p: args.min_p,
-        repeat_penalty: args.repeat_penalty,
-        repeat_last_n: args.repeat_last_n,
-        seed: args.seed,
-    };
-    let mut sampler = Sampler::new(sampling)?;
+    let mut sampler = Sampler::new(args.sampling.params())?;
     let prompt_text = args
         .prompt
         .or(args.prompt_text)
@@ -373,10 +424,144 @@ fn write_trace(path: &std::path::Path, steps: &[(&str, &StepTiming)]) -> Result<
     Ok(())
 }
 
+/// Opens the adapter and loads the model the flags name, reporting progress on stderr.
+fn load_model(
+    model: &ModelArgs,
+    device: &DeviceArgs,
+    ctx: Option<usize>,
+) -> Result<(Arc<Gpu>, Model)> {
+    let dtype = model.dtype()?;
+    let options = device.options(true)?;
+    let path = model.resolve()?;
+    let gpu = Arc::new(Gpu::new(&options)?);
+    eprintln!("loading {}", path.display());
+    let load = LoadOptions {
+        ctx: model.ctx.or(ctx),
+        dtype,
+        verbose: true,
+        tune: true,
+        ..Default::default()
+    };
+    let loaded = Model::load(gpu.clone(), &path, &load)?;
+    Ok((gpu, loaded))
+}
+
+fn run_chat(args: ChatArgs) -> Result<()> {
+    let mut sampler = Sampler::new(args.sampling.params())?;
+    let (_gpu, mut model) = load_model(&args.model, &args.device, None)?;
+    let template = model.chat_template.clone().ok_or_else(|| {
+        Error::model(
+            &model.source.path,
+            "the model has no chat template (needed by chat)",
+        )
+    })?;
+    let tokenizer = model.source.tokenizer.clone();
+    let ctx = model.transformer.options.ctx;
+    let mut conversation = Conversation::new(args.system.clone());
+    let mut session = Session::new(0);
+    // Ctrl-C ends the answer being written; a second one, with no answer to stop, exits.
+    let cancel = Arc::new(AtomicBool::new(false));
+    let flag = cancel.clone();
+    let _ = ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            std::process::exit(INTERRUPTED);
+        }
+    });
+    eprintln!(
+        "chat with {} (context {ctx}); /reset starts over, /exit leaves",
+        model.name()
+    );
+    let stdin = std::io::stdin();
+    loop {
+        eprint!("> ");
+        let _ = std::io::stderr().flush();
+        let mut line = String::new();
+        if stdin
+            .read_line(&mut line)
+            .map_err(|e| Error::io("stdin", e))?
+            == 0
+        {
+            break;
+        }
+        let line = line.trim();
+        match line {
+            "" => continue,
+            "/exit" | "/quit" => break,
+            "/reset" => {
+                conversation.reset();
+                session = Session::new(0);
+                eprintln!("(conversation reset)");
+                continue;
+            }
+            _ => {}
+        }
+        conversation.push("user", line);
+        let reserve = args.max_tokens.min(ctx / 2);
+        let prompt = match conversation.prompt(&tokenizer, &template, ctx, reserve) {
+            Ok(prompt) => prompt,
+            Err(error) => {
+                eprintln!("error: {error}");
+                conversation.messages.pop();
+                continue;
+            }
+        };
+        if prompt.dropped > 0 {
+            eprintln!(
+                "(context full: the {} oldest message(s) are left out and the rest is prefilled again)",
+                prompt.dropped
+            );
+        }
+        cancel.store(false, Ordering::SeqCst);
+        let options = GenerateOptions {
+            max_tokens: args.max_tokens,
+            stop: Vec::new(),
+            extra_stop_ids: Vec::new(),
+            cancel: Some(cancel.clone()),
+        };
+        let stdout = std::io::stdout();
+        let generation = generate(
+            &mut model,
+            &mut session,
+            &prompt.tokens,
+            &options,
+            &mut sampler,
+            |piece| {
+                let mut out = stdout.lock();
+                let _ = out.write_all(piece.as_bytes());
+                let _ = out.flush();
+            },
+        )?;
+        cancel.store(false, Ordering::SeqCst);
+        println!();
+        eprintln!(
+            "[prefill {} new of {} prompt tokens, {:.1} tok/s | {} tokens, {:.2} tok/s | stop: {}]",
+            generation.prompt_tokens - generation.reused_tokens,
+            generation.prompt_tokens,
+            generation.prefill_tokens_per_second(),
+            generation.tokens.len(),
+            generation.decode_tokens_per_second(),
+            generation.stop.describe()
+        );
+        conversation.push("assistant", &generation.text);
+    }
+    Ok(())
+}
+
+#[cfg(feature = "server")]
+fn run_serve(args: ServeArgs) -> Result<()> {
+    let (_gpu, model) = load_model(&args.model, &args.device, None)?;
+    let model_id = args.model_id.clone().unwrap_or_else(|| model.name());
+    shaderlm::server::serve(model, model_id, &args.host, args.port)
+}
+
+#[cfg(not(feature = "server"))]
+fn run_serve(_args: ServeArgs) -> Result<()> {
+    Err(Error::usage(
+        "this build has no server: build it with `cargo build --release --features server`",
+    ))
+}
+
 fn run_bench(args: BenchArgs) -> Result<()> {
-    let dtype = args.model.dtype()?;
-    let model_path = args.model.resolve()?;
-    let gpu = Arc::new(Gpu::new(&args.device.options(true)?)?);
     let largest = args
         .prompt
         .iter()
@@ -384,14 +569,7 @@ fn run_bench(args: BenchArgs) -> Result<()> {
         .copied()
         .max()
         .unwrap_or(1);
-    let load = LoadOptions {
-        ctx: Some(args.model.ctx.unwrap_or(largest.max(256))),
-        dtype,
-        verbose: true,
-        tune: true,
-        ..Default::default()
-    };
-    let mut model = Model::load(gpu.clone(), &model_path, &load)?;
+    let (gpu, mut model) = load_model(&args.model, &args.device, Some(largest.max(256)))?;
     eprintln!("measuring the adapter's ceilings");
     let ceilings = shaderlm::bench::ceilings::measure(&gpu, 256 << 20)?;
     eprintln!(

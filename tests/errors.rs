@@ -412,3 +412,42 @@ fn a_gpu_wait_that_times_out_names_the_operation() {
     gpu.set_timeout(std::time::Duration::from_secs(300));
     gpu.wait(None, "letting the work finish").unwrap();
 }
+
+/// Writes the fuzzing seed corpus (fuzz/seeds): a tiny valid GGUF for the GGUF targets, and
+/// a tiny config.json + 0xFF + model.safetensors for the folder target. Run by hand with
+/// `cargo test --release --test errors -- --ignored` after changing the formats.
+#[test]
+#[ignore]
+fn write_fuzz_seed_corpus() {
+    let shape = LlamaShape {
+        hidden: 8,
+        intermediate: 16,
+        layers: 1,
+        heads: 2,
+        kv_heads: 1,
+        vocab: 260,
+        theta: 10_000.0,
+        eps: 1e-5,
+        tied: true,
+        qkv_bias: false,
+    };
+    let weights = tiny_model::random_weights(&shape, &mut common::rng(9));
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds");
+    let gguf = tiny_gguf::tiny_gguf(&shape, &weights);
+    for target in ["gguf_parse", "gguf_tokenizer"] {
+        std::fs::create_dir_all(root.join(target)).unwrap();
+        std::fs::write(root.join(target).join("tiny.gguf"), &gguf).unwrap();
+        std::fs::write(
+            root.join(target).join("truncated.gguf"),
+            &gguf[..gguf.len() / 3],
+        )
+        .unwrap();
+    }
+    let dir = tiny_model::temp_dir("seed");
+    tiny_model::write_folder(&dir, &shape, &weights);
+    let mut folder = std::fs::read(dir.join("config.json")).unwrap();
+    folder.push(0xFF);
+    folder.extend(std::fs::read(dir.join("model.safetensors")).unwrap());
+    std::fs::create_dir_all(root.join("hf_folder")).unwrap();
+    std::fs::write(root.join("hf_folder").join("tiny-folder"), folder).unwrap();
+}

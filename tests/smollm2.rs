@@ -283,12 +283,13 @@ fn f16_weights_give_the_same_greedy_tokens() {
 
 /// The GGUF's own Q4_1 and Q8_0 blocks, and everything requantized to Q8_0: logits stay close to
 /// transformers' and the greedy text stays on topic (printed). Quantized matmuls take their
-/// inputs as int8 blocks (as llama.cpp's CPU backend does), which is most of the error here:
-/// the reference itself ran on the dequantized Q4_1 weights.
+/// inputs as int8 blocks (each block's outlier kept exactly), which is all of the error of the
+/// first case: the reference itself ran on the dequantized Q4_1 weights. Requantizing Q4_1
+/// blocks to Q8_0 adds 0.6% of weight error, which this small model amplifies.
 #[test]
 fn quantized_weights_stay_close_and_coherent() {
     let Some(path) = gguf_path() else { return };
-    for (dtype, bound) in [(None, 0.25), (Some(WeightFormat::Q8_0), 0.25)] {
+    for (dtype, bound) in [(None, 0.1), (Some(WeightFormat::Q8_0), 0.3)] {
         let mut model = load(&path, dtype);
         let name = dtype.map_or("as stored (q4_1 + q8_0)", WeightFormat::name);
         let (error, top1) = logits_agreement(&mut model);

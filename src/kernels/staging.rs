@@ -39,7 +39,7 @@ impl StagedLayout {
 
     /// vec4<u32> of int8 values (XQ) and vec4<f32> of block scales (XS) per row.
     fn int8_vec4s(&self) -> (u32, u32) {
-        (self.blocks() * 2, self.blocks().div_ceil(2))
+        (self.blocks() * 2, self.blocks())
     }
 
     /// Units (blocks of 32, or vec4s) one producer invocation stages at a time.

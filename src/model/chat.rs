@@ -19,6 +19,7 @@ impl Message {
     }
 }
 
+#[derive(Clone)]
 pub struct ChatTemplate {
     env: minijinja::Environment<'static>,
     bos_token: String,

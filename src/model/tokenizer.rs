@@ -9,6 +9,7 @@ use crate::model::gguf::GgufFile;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
+#[derive(Clone)]
 pub struct Tokenizer {
     inner: tokenizers::Tokenizer,
     /// The file the tokenizer came from, for error messages.

@@ -238,7 +238,8 @@ pub fn llama_forward(
 
 /// Stages rows of `cols` values as the matmul kernels read them (an independent CPU
 /// version of shaders/staging.wgsl): f32 rows padded to vec4s, or int8 blocks of 32 with
-/// (scale, scale * sum) per block, two blocks per vec4. Returns u32 words.
+/// (scale, scale * sum, outlier, outlier index) per block, the outlier (the value of largest
+/// magnitude) kept exactly and stored as 0. Returns u32 words.
 pub fn stage_rows(rows: &[f32], cols: usize, int8: bool) -> Vec<u32> {
     let mut out = Vec::new();
     for row in rows.chunks(cols) {
@@ -247,16 +248,32 @@ pub fn stage_rows(rows: &[f32], cols: usize, int8: bool) -> Vec<u32> {
             out.extend((0..padded).map(|k| row.get(k).copied().unwrap_or(0.0).to_bits()));
             continue;
         }
-        let blocks = cols / 32;
         let mut words = Vec::new();
         let mut scales = Vec::new();
         for block in row.chunks(32) {
-            let amax = block.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            let mut top = 0;
+            for (j, v) in block.iter().enumerate() {
+                if v.abs() > block[top].abs() {
+                    top = j;
+                }
+            }
+            let amax = block
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != top)
+                .fold(0.0f32, |m, (_, v)| m.max(v.abs()));
             let s = amax / 127.0;
             let inv = if s > 0.0 { 1.0 / s } else { 0.0 };
             let q: Vec<i32> = block
                 .iter()
-                .map(|v| (v * inv).round_ties_even() as i32)
+                .enumerate()
+                .map(|(j, v)| {
+                    if j == top {
+                        0
+                    } else {
+                        (v * inv).round_ties_even() as i32
+                    }
+                })
                 .collect();
             for w in q.chunks(4) {
                 words.push(
@@ -265,17 +282,21 @@ pub fn stage_rows(rows: &[f32], cols: usize, int8: bool) -> Vec<u32> {
                         .fold(0u32, |acc, (j, &v)| acc | ((v as u32 & 0xFF) << (8 * j))),
                 );
             }
-            scales.push(s.to_bits());
-            scales.push((s * q.iter().sum::<i32>() as f32).to_bits());
+            scales.extend([
+                s.to_bits(),
+                (s * q.iter().sum::<i32>() as f32).to_bits(),
+                block[top].to_bits(),
+                top as u32,
+            ]);
         }
-        scales.resize(blocks.div_ceil(2) * 4, 0);
         out.extend(words);
         out.extend(scales);
     }
     out
 }
 
-/// The values a staged buffer holds, row by row (int8 values times their block scale).
+/// The values a staged buffer holds, row by row (int8 values times their block scale, the
+/// outliers exact).
 pub fn unstage_rows(words: &[u32], rows: usize, cols: usize, int8: bool) -> Vec<f32> {
     let mut out = Vec::with_capacity(rows * cols);
     if !int8 {
@@ -290,13 +311,17 @@ pub fn unstage_rows(words: &[u32], rows: usize, cols: usize, int8: bool) -> Vec<
         return out;
     }
     let blocks = cols / 32;
-    let row_words = blocks * 8 + blocks.div_ceil(2) * 4;
+    let row_words = blocks * 8 + blocks * 4;
     for r in 0..rows {
         let row = &words[r * row_words..(r + 1) * row_words];
         for k in 0..cols {
-            let q = (row[k / 4] >> (8 * (k % 4))) as u8 as i8;
-            let s = f32::from_bits(row[blocks * 8 + 2 * (k / 32)]);
-            out.push(f32::from(q) * s);
+            let scales = &row[blocks * 8 + 4 * (k / 32)..][..4];
+            if scales[3] as usize == k % 32 {
+                out.push(f32::from_bits(scales[2]));
+            } else {
+                let q = (row[k / 4] >> (8 * (k % 4))) as u8 as i8;
+                out.push(f32::from(q) * f32::from_bits(scales[0]));
+            }
         }
     }
     out
