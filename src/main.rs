@@ -108,6 +108,8 @@ impl ModelArgs {
                 let path = PathBuf::from(model);
                 if path.exists() {
                     Ok(path)
+                } else if looks_like_repo_id(model) && cfg!(feature = "hf-hub") {
+                    fetch_repo(model)
                 } else if looks_like_repo_id(model) {
                     Err(Error::usage(format!(
                         "--model {model}: no such file or folder; fetching Hugging Face repos needs a build \
@@ -119,6 +121,17 @@ impl ModelArgs {
             }
         }
     }
+}
+
+#[cfg(feature = "hf-hub")]
+fn fetch_repo(repo_id: &str) -> Result<PathBuf> {
+    eprintln!("fetching {repo_id} from the Hugging Face hub (or its cache)");
+    fetch::fetch_hf_repo(repo_id)
+}
+
+#[cfg(not(feature = "hf-hub"))]
+fn fetch_repo(repo_id: &str) -> Result<PathBuf> {
+    Err(Error::usage(format!("--model {repo_id}: this build cannot fetch Hugging Face repos")))
 }
 
 fn looks_like_repo_id(s: &str) -> bool {
