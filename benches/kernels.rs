@@ -8,8 +8,13 @@
 use shaderlm::bench::ceilings::{self, Ceilings};
 use shaderlm::gpu::{Gpu, GpuOptions, ParamArena, Recorder, StorageBuffer, TexelTexture};
 use shaderlm::kernels::attention::{Attention, AttentionShape, CacheShape};
+use shaderlm::kernels::embedding::Embedding;
+use shaderlm::kernels::kv_write::KvWrite;
 use shaderlm::kernels::matmul::MatMul;
 use shaderlm::kernels::rmsnorm::RmsNorm;
+use shaderlm::kernels::rope::{default_inv_freq, rope_table, Rope};
+use shaderlm::kernels::softmax::Softmax;
+use shaderlm::kernels::stage::Stage;
 use shaderlm::kernels::swiglu::SwiGlu;
 use shaderlm::kernels::{GpuMatrix, PackedMatrix, Reduction, StagedLayout, WeightFormat};
 use std::time::Instant;
@@ -271,6 +276,129 @@ fn bench_elementwise(b: &Bench<'_>, shape: &Shape) {
     }
 }
 
+fn bench_small_kernels(b: &Bench<'_>, shape: &Shape) {
+    let (d, heads, kv_heads, hd) = (shape.hidden, shape.heads, shape.kv_heads, shape.head_dim);
+    let qkv_dim = (heads + 2 * kv_heads) * hd;
+    let cache = CacheShape::new(kv_heads, hd);
+    let width = TexelTexture::width(b.gpu);
+    for tokens in [1u32, 32] {
+        let name = format!("rope {} x{tokens}", shape.model);
+        if b.wanted(&name) {
+            let table = StorageBuffer::from_slice(
+                b.gpu,
+                "table",
+                &rope_table(4096, &default_inv_freq(hd, 10_000.0)),
+            )
+            .expect("table");
+            let qk =
+                StorageBuffer::from_slice(b.gpu, "qkv", &random((qkv_dim * tokens) as usize, 4))
+                    .expect("qkv");
+            let mut arena = ParamArena::new(b.gpu, 2).expect("arena");
+            let rope = Rope::new(
+                b.gpu,
+                &mut arena,
+                &table,
+                &qk.buffer,
+                heads + kv_heads,
+                hd,
+                qkv_dim,
+            )
+            .expect("rope");
+            let seconds = b.time(&mut arena, 8, |rec| rope.encode(rec, tokens, 100));
+            b.report(
+                &name,
+                seconds,
+                f64::from((heads + kv_heads) * hd * tokens) * 8.0,
+                0.0,
+            );
+        }
+        let name = format!("kv_write {} x{tokens}", shape.model);
+        if b.wanted(&name) {
+            let src =
+                StorageBuffer::from_slice(b.gpu, "qkv", &random((qkv_dim * tokens) as usize, 5))
+                    .expect("qkv");
+            let texels = 4096 * u64::from(cache.row_texels());
+            let storage = wgpu::TextureUsages::STORAGE_BINDING;
+            let k = TexelTexture::new(b.gpu, "k", texels, width, storage).expect("k");
+            let v = TexelTexture::new(b.gpu, "v", texels, width, storage).expect("v");
+            let mut arena = ParamArena::new(b.gpu, 2).expect("arena");
+            let q_dim = heads * hd;
+            let op = KvWrite::new(
+                b.gpu,
+                &mut arena,
+                &src.buffer,
+                &k,
+                &v,
+                cache,
+                qkv_dim,
+                q_dim,
+                q_dim + kv_heads * hd,
+            )
+            .expect("kv_write");
+            let seconds = b.time(&mut arena, 8, |rec| op.encode(rec, tokens, 100));
+            b.report(
+                &name,
+                seconds,
+                f64::from(2 * kv_heads * hd * tokens) * 8.0,
+                0.0,
+            );
+        }
+        for format in [WeightFormat::F32, WeightFormat::Q8_0] {
+            let name = format!(
+                "stage {} {} x{tokens}",
+                shape.model,
+                if format.is_quantized() { "int8" } else { "f32" }
+            );
+            if b.wanted(&name) {
+                let layout = StagedLayout::for_format(
+                    format,
+                    d,
+                    tokens.min(StagedLayout::max_rows(b.gpu, format, d)),
+                );
+                let src =
+                    StorageBuffer::from_slice(b.gpu, "x", &random((d * layout.rows) as usize, 6))
+                        .expect("x");
+                let staged = layout.buffer(b.gpu, "staged").expect("staged");
+                let mut arena = ParamArena::new(b.gpu, 2).expect("arena");
+                let op =
+                    Stage::new(b.gpu, &mut arena, &src.buffer, &staged, layout).expect("stage");
+                let seconds = b.time(&mut arena, 8, |rec| op.encode(rec, layout.rows));
+                b.report(&name, seconds, f64::from(d * layout.rows) * 4.0, 0.0);
+            }
+        }
+        for format in [WeightFormat::F16, WeightFormat::Q8_0] {
+            let name = format!("embedding {} {} x{tokens}", shape.model, format.name());
+            if b.wanted(&name) {
+                let rows = 4096.min(shape.vocab);
+                let table = GpuMatrix::upload(
+                    b.gpu,
+                    "table",
+                    &PackedMatrix::from_f32(&random((rows * d) as usize, 7), rows, d, format),
+                )
+                .expect("table");
+                let ids: Vec<u32> = (0..tokens).map(|t| (t * 37) % rows).collect();
+                let ids = StorageBuffer::from_slice(b.gpu, "ids", &ids).expect("ids");
+                let out = StorageBuffer::new(b.gpu, "out", u64::from(d * tokens) * 4).expect("out");
+                let mut arena = ParamArena::new(b.gpu, 2).expect("arena");
+                let op = Embedding::new(b.gpu, &mut arena, &table, &ids.buffer, &out.buffer)
+                    .expect("embedding");
+                let seconds = b.time(&mut arena, 8, |rec| op.encode(rec, tokens));
+                b.report(&name, seconds, f64::from(d * tokens) * 4.0, 0.0);
+            }
+        }
+    }
+    let name = format!("softmax {} vocabulary row", shape.model);
+    if b.wanted(&name) {
+        let x = StorageBuffer::from_slice(b.gpu, "x", &random(shape.vocab as usize, 8)).expect("x");
+        let y = StorageBuffer::new(b.gpu, "y", u64::from(shape.vocab) * 4).expect("y");
+        let mut arena = ParamArena::new(b.gpu, 2).expect("arena");
+        let op =
+            Softmax::new(b.gpu, &mut arena, &x.buffer, &y.buffer, shape.vocab).expect("softmax");
+        let seconds = b.time(&mut arena, 8, |rec| op.encode(rec, 1));
+        b.report(&name, seconds, f64::from(shape.vocab) * 8.0, 0.0);
+    }
+}
+
 fn main() {
     let filters: Vec<String> = std::env::args()
         .skip(1)
@@ -295,5 +423,6 @@ fn main() {
         bench_matmul(&bench, shape);
         bench_attention(&bench, shape);
         bench_elementwise(&bench, shape);
+        bench_small_kernels(&bench, shape);
     }
 }

@@ -131,7 +131,9 @@ fn fetch_repo(repo_id: &str) -> Result<PathBuf> {
 
 #[cfg(not(feature = "hf-hub"))]
 fn fetch_repo(repo_id: &str) -> Result<PathBuf> {
-    Err(Error::usage(format!("--model {repo_id}: this build cannot fetch Hugging Face repos")))
+    Err(Error::usage(format!(
+        "--model {repo_id}: this build cannot fetch Hugging Face repos"
+    )))
 }
 
 fn looks_like_repo_id(s: &str) -> bool {

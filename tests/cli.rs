@@ -266,3 +266,87 @@ fn ctrl_c_stops_after_the_current_token() {
     let stderr = expect(&out, 130, &["stop: interrupted", "generated"]);
     assert!(!stderr.contains("generated 4000 tokens"), "{stderr}");
 }
+
+#[test]
+fn chat_keeps_the_cache_between_turns_and_resets() {
+    let dir = model("chat", false);
+    let template = "{% for m in messages %}w1 {{ m.content }} w2 {% endfor %}{% if add_generation_prompt %}w3{% endif %}";
+    std::fs::write(
+        dir.join("tokenizer_config.json"),
+        serde_json::json!({ "chat_template": template }).to_string(),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_shaderlm"))
+        .args(["chat", "-m", path(&dir), "-n", "5", "--temp", "0"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(
+        child.stdin.as_mut().unwrap(),
+        b"w5 w6\nw7\n/reset\nw8\n/exit\n",
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = expect(&out, 0, &["(conversation reset)"]);
+    // "[prefill N new of M prompt tokens, ..."
+    let turns: Vec<(usize, usize)> = stderr
+        .lines()
+        .filter_map(|l| l.split_once("[prefill ").map(|(_, rest)| rest))
+        .map(|l| {
+            let words: Vec<&str> = l.split_whitespace().collect();
+            (words[0].parse().unwrap(), words[3].parse().unwrap())
+        })
+        .collect();
+    assert_eq!(turns.len(), 3, "{stderr}");
+    assert_eq!(turns[0].0, turns[0].1, "the first turn prefills everything");
+    assert!(
+        turns[1].0 < turns[1].1,
+        "the second turn reuses the cache: {turns:?}"
+    );
+    assert_eq!(
+        turns[2].0, turns[2].1,
+        "after /reset everything is new again"
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).lines().count(),
+        3,
+        "three answers"
+    );
+}
+
+#[test]
+fn bench_reports_sane_figures() {
+    let dir = model("bench", false);
+    let out = shaderlm(
+        &[
+            "bench",
+            "-m",
+            path(&dir),
+            "-p",
+            "8,16",
+            "-n",
+            "4",
+            "-r",
+            "2",
+            "--json",
+        ],
+        &[],
+    );
+    expect(&out, 0, &["ceilings"]);
+    let rows: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let tests: Vec<&str> = rows.iter().map(|r| r["test"].as_str().unwrap()).collect();
+    assert_eq!(tests, ["pp8", "pp16", "tg4"]);
+    for row in &rows {
+        for key in ["avg_ts", "roofline_ts", "roofline_pct"] {
+            let v = row[key].as_f64().unwrap();
+            assert!(v.is_finite() && v > 0.0, "{key} = {v} in {row}");
+        }
+        assert_eq!(row["samples_ts"].as_array().unwrap().len(), 2);
+        assert!(row["adapter"].as_str().is_some_and(|a| !a.is_empty()));
+    }
+}

@@ -8,7 +8,10 @@ mod common;
 use common::reference::{llama_forward, LlamaShape};
 use common::tiny_model;
 use rand::Rng;
+use shaderlm::kernels::WeightFormat;
+use shaderlm::model::tensor::DType;
 use shaderlm::model::{LoadOptions, Model};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Relative error allowed for logits (f32 GPU against the f64 reference).
@@ -21,32 +24,60 @@ fn check_model(
     decode_steps: usize,
     max_batch: Option<usize>,
 ) {
-    let seed = common::seed();
-    let mut rng = common::rng(seed);
-    let weights = tiny_model::random_weights(&shape, &mut rng);
+    let weights = tiny_model::random_weights(&shape, &mut common::rng(common::seed()));
     let dir = tiny_model::temp_dir(name);
     tiny_model::write_folder(&dir, &shape, &weights);
+    check_loaded(
+        name,
+        &dir,
+        &shape,
+        &weights,
+        prompt_len,
+        decode_steps,
+        max_batch,
+        None,
+        TOLERANCE,
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
 
+/// Loads `path` (a folder or GGUF holding `weights` as stored), runs a prefill and decode
+/// steps, and compares every step's logits with the CPU reference.
+#[allow(clippy::too_many_arguments)]
+fn check_loaded(
+    name: &str,
+    path: &std::path::Path,
+    shape: &LlamaShape,
+    weights: &HashMap<String, Vec<f32>>,
+    prompt_len: usize,
+    decode_steps: usize,
+    max_batch: Option<usize>,
+    dtype: Option<WeightFormat>,
+    tolerance: f64,
+) {
+    let seed = common::seed();
+    let mut rng = common::rng(seed);
     let total = prompt_len + decode_steps;
     let tokens: Vec<u32> = (0..total)
         .map(|_| rng.random_range(0..shape.vocab as u32))
         .collect();
-    let expected = llama_forward(&shape, &weights, &tokens);
+    let expected = llama_forward(shape, weights, &tokens);
 
     let gpu = Arc::new(shaderlm::gpu::Gpu::new(&Default::default()).unwrap());
     let options = LoadOptions {
         ctx: Some(64),
         max_batch,
+        dtype,
         ..Default::default()
     };
-    let mut model = Model::load(gpu, &dir, &options).unwrap();
+    let mut model = Model::load(gpu, path, &options).unwrap();
     let t = &mut model.transformer;
 
     let logits = t.forward(0, &tokens[..prompt_len], 0).unwrap();
     common::assert_close(
         &logits,
         &expected[prompt_len - 1],
-        TOLERANCE,
+        tolerance,
         seed,
         &format!("{name}: prefill of {prompt_len}"),
     );
@@ -56,12 +87,11 @@ fn check_model(
         common::assert_close(
             &logits,
             &expected[pos],
-            TOLERANCE,
+            tolerance,
             seed,
             &format!("{name}: decode at position {pos}"),
         );
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -116,4 +146,114 @@ fn prompt_longer_than_one_batch_is_prefilled_in_chunks() {
     };
     // 19 prompt tokens in chunks of 8: 8 + 8 + 3.
     check_model("chunked", shape, 19, 3, Some(8));
+}
+
+fn block_shape() -> LlamaShape {
+    // Rows of 64 and 96 (whole blocks of 32) and a vocabulary holding the 256 byte tokens.
+    LlamaShape {
+        hidden: 64,
+        intermediate: 96,
+        layers: 2,
+        heads: 4,
+        kv_heads: 2,
+        vocab: 300,
+        theta: 10_000.0,
+        eps: 1e-5,
+        tied: false,
+        qkv_bias: false,
+    }
+}
+
+/// The weights as a GGUF of `kind` holds them, dequantized by the test's own reference.
+fn as_stored(weights: &HashMap<String, Vec<f32>>, dtype: DType) -> HashMap<String, Vec<f32>> {
+    weights
+        .iter()
+        .map(|(name, data)| {
+            let vector = name.ends_with("norm.weight");
+            let stored = match dtype {
+                _ if vector => data.clone(),
+                DType::F32 => data.clone(),
+                DType::F16 => data
+                    .iter()
+                    .map(|&v| half::f16::from_f32(v).to_f32())
+                    .collect(),
+                DType::BF16 => data
+                    .iter()
+                    .map(|&v| half::bf16::from_f32(v).to_f32())
+                    .collect(),
+                q => common::reference::dequantize_blocks(
+                    &q.name().to_lowercase(),
+                    &shaderlm::kernels::matrix::quantize(q, data),
+                ),
+            };
+            (name.clone(), stored)
+        })
+        .collect()
+}
+
+/// A GGUF of every tensor type llama.cpp writes here, Q/K rows permuted as llama.cpp does:
+/// dequantized to f32 at load it must match the reference on the stored weights to 1e-4.
+#[test]
+fn gguf_files_of_every_tensor_type() {
+    let shape = block_shape();
+    let weights = tiny_model::random_weights(&shape, &mut common::rng(common::seed()));
+    for dtype in [
+        DType::F32,
+        DType::F16,
+        DType::BF16,
+        DType::Q8_0,
+        DType::Q4_0,
+        DType::Q4_1,
+    ] {
+        let dir = tiny_model::temp_dir(&format!("gguf-{}", dtype.name()));
+        let path = dir.join("model.gguf");
+        std::fs::write(
+            &path,
+            common::tiny_gguf::tiny_gguf_typed(&shape, &weights, dtype),
+        )
+        .unwrap();
+        let stored = as_stored(&weights, dtype);
+        let name = format!("gguf {}", dtype.name());
+        check_loaded(
+            &name,
+            &path,
+            &shape,
+            &stored,
+            6,
+            3,
+            None,
+            Some(WeightFormat::F32),
+            TOLERANCE,
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+/// Sharded safetensors (an index and two files) in f16 and bf16.
+#[test]
+fn sharded_half_precision_folders() {
+    let shape = LlamaShape {
+        qkv_bias: true,
+        ..block_shape()
+    };
+    let weights = tiny_model::random_weights(&shape, &mut common::rng(common::seed()));
+    for dtype in [safetensors::Dtype::F16, safetensors::Dtype::BF16] {
+        let dir = tiny_model::temp_dir(&format!("sharded-{dtype:?}"));
+        tiny_model::write_folder_with(&dir, &shape, &weights, dtype, 2);
+        assert!(dir.join("model.safetensors.index.json").exists());
+        let stored = tiny_model::rounded(&weights, dtype);
+        // bf16 values hold exactly in f16 here (|w| < 2), so the GPU's f16 copy is exact.
+        check_loaded(
+            &format!("{dtype:?} shards"),
+            &dir,
+            &shape,
+            &stored,
+            5,
+            2,
+            None,
+            None,
+            TOLERANCE,
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

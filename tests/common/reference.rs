@@ -326,3 +326,45 @@ pub fn unstage_rows(words: &[u32], rows: usize, cols: usize, int8: bool) -> Vec<
     }
     out
 }
+
+/// GGUF blocks back to f32, written independently of the library: q8_0 (f16 d, 32 i8),
+/// q4_0 (f16 d, 16 bytes, w = d (q - 8)), q4_1 (f16 d, f16 m, 16 bytes, w = d q + m); in a
+/// 4-bit block byte j holds weight j low and weight j + 16 high.
+pub fn dequantize_blocks(kind: &str, bytes: &[u8]) -> Vec<f32> {
+    let half = |b: &[u8]| half::f16::from_bits(u16::from_le_bytes([b[0], b[1]])).to_f32();
+    let mut out = Vec::new();
+    match kind {
+        "q8_0" => {
+            for block in bytes.chunks(34) {
+                out.extend(block[2..].iter().map(|&q| half(block) * f32::from(q as i8)));
+            }
+        }
+        "q4_0" | "q4_1" => {
+            let size = if kind == "q4_0" { 18 } else { 20 };
+            for block in bytes.chunks(size) {
+                let d = half(block);
+                let m = if kind == "q4_1" {
+                    half(&block[2..])
+                } else {
+                    0.0
+                };
+                let q = &block[size - 16..];
+                let value = |nibble: u8| {
+                    if kind == "q4_0" {
+                        d * (f32::from(nibble) - 8.0)
+                    } else {
+                        d * f32::from(nibble) + m
+                    }
+                };
+                let mut values = [0.0f32; 32];
+                for j in 0..16 {
+                    values[j] = value(q[j] & 15);
+                    values[j + 16] = value(q[j] >> 4);
+                }
+                out.extend(values);
+            }
+        }
+        other => panic!("no reference dequantizer for {other}"),
+    }
+    out
+}

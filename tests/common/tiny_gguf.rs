@@ -3,8 +3,10 @@
 #![allow(dead_code)]
 
 use super::reference::LlamaShape;
+use shaderlm::kernels::matrix::quantize;
 use shaderlm::model::gguf::{writer, Value};
 use shaderlm::model::source::{gguf_name, permute_rows};
+use shaderlm::model::tensor::DType;
 use std::collections::HashMap;
 
 /// GPT-2's byte-to-character map: printable bytes stand for themselves, the rest are
@@ -37,6 +39,15 @@ pub fn byte_token(b: u8) -> String {
 /// stores them). The vocabulary is 3 special tokens then the 256 byte tokens, padded with
 /// made-up tokens to `shape.vocab`; one merge ("a b").
 pub fn tiny_gguf(shape: &LlamaShape, weights: &HashMap<String, Vec<f32>>) -> Vec<u8> {
+    tiny_gguf_typed(shape, weights, DType::F32)
+}
+
+/// Like [`tiny_gguf`] with the matrices stored as `dtype` (norms stay F32, as llama.cpp does).
+pub fn tiny_gguf_typed(
+    shape: &LlamaShape,
+    weights: &HashMap<String, Vec<f32>>,
+    dtype: DType,
+) -> Vec<u8> {
     let mut tokens = vec!["<s>".to_string(), "</s>".to_string(), "<unk>".to_string()];
     tokens.extend((0..=255u8).map(byte_token));
     tokens.push("ab".to_string());
@@ -83,11 +94,24 @@ pub fn tiny_gguf(shape: &LlamaShape, weights: &HashMap<String, Vec<f32>>) -> Vec
     let hd = shape.hidden / shape.heads;
     let mut names: Vec<&String> = weights.keys().collect();
     names.sort();
-    let mut blobs: Vec<(String, Vec<u64>, Vec<u8>)> = Vec::new();
+    let mut blobs: Vec<(String, Vec<u64>, Vec<u8>, DType)> = Vec::new();
     for name in names {
         let data = &weights[name];
-        let bytes: Vec<u8> = bytemuck::cast_slice(data).to_vec();
-        let dims: Vec<u64> = if name.ends_with("norm.weight") || name.ends_with(".bias") {
+        let vector = name.ends_with("norm.weight") || name.ends_with(".bias");
+        let ty = if vector { DType::F32 } else { dtype };
+        let bytes: Vec<u8> = match ty {
+            DType::F32 => bytemuck::cast_slice(data).to_vec(),
+            DType::F16 => data
+                .iter()
+                .flat_map(|v| half::f16::from_f32(*v).to_le_bytes())
+                .collect(),
+            DType::BF16 => data
+                .iter()
+                .flat_map(|v| half::bf16::from_f32(*v).to_le_bytes())
+                .collect(),
+            quantized => quantize(quantized, data),
+        };
+        let dims: Vec<u64> = if vector {
             vec![data.len() as u64]
         } else {
             let cols = if name.ends_with("down_proj.weight") {
@@ -104,14 +128,14 @@ pub fn tiny_gguf(shape: &LlamaShape, weights: &HashMap<String, Vec<f32>>) -> Vec
         } else {
             bytes
         };
-        blobs.push((gguf_name(name).expect("a llama tensor"), dims, bytes));
+        blobs.push((gguf_name(name).expect("a llama tensor"), dims, bytes, ty));
     }
     let tensors: Vec<writer::TensorData<'_>> = blobs
         .iter()
-        .map(|(name, dims, bytes)| writer::TensorData {
+        .map(|(name, dims, bytes, ty)| writer::TensorData {
             name,
             dims: dims.clone(),
-            ggml_type: 0,
+            ggml_type: ty.ggml_id(),
             data: bytes,
         })
         .collect();

@@ -97,24 +97,87 @@ pub fn config_json(shape: &LlamaShape) -> String {
 
 /// Writes the folder: config.json, model.safetensors (f32) and tokenizer.json.
 pub fn write_folder(dir: &Path, shape: &LlamaShape, weights: &HashMap<String, Vec<f32>>) {
+    write_folder_with(dir, shape, weights, safetensors::Dtype::F32, 1);
+}
+
+/// The weights exactly as a `dtype` file stores them (rounded to f16 or bf16).
+pub fn rounded(
+    weights: &HashMap<String, Vec<f32>>,
+    dtype: safetensors::Dtype,
+) -> HashMap<String, Vec<f32>> {
+    let round = |v: f32| match dtype {
+        safetensors::Dtype::F16 => half::f16::from_f32(v).to_f32(),
+        safetensors::Dtype::BF16 => half::bf16::from_f32(v).to_f32(),
+        _ => v,
+    };
+    weights
+        .iter()
+        .map(|(k, v)| (k.clone(), v.iter().map(|&x| round(x)).collect()))
+        .collect()
+}
+
+/// Writes the folder with the tensors stored as `dtype` (F32, F16 or BF16) in `shards`
+/// safetensors files listed by a model.safetensors.index.json (one file: no index).
+pub fn write_folder_with(
+    dir: &Path,
+    shape: &LlamaShape,
+    weights: &HashMap<String, Vec<f32>>,
+    dtype: safetensors::Dtype,
+    shards: usize,
+) {
     std::fs::create_dir_all(dir).unwrap();
     std::fs::write(dir.join("config.json"), config_json(shape)).unwrap();
     std::fs::write(dir.join("tokenizer.json"), tokenizer_json(shape.vocab)).unwrap();
-    let shapes: Vec<(String, Vec<usize>)> = weights
-        .iter()
-        .map(|(name, data)| (name.clone(), tensor_shape(shape, name, data.len())))
-        .collect();
-    let views: Vec<(String, safetensors::tensor::TensorView<'_>)> = shapes
-        .iter()
-        .map(|(name, dims)| {
-            let bytes: &[u8] = bytemuck::cast_slice(&weights[name]);
-            let view =
-                safetensors::tensor::TensorView::new(safetensors::Dtype::F32, dims.clone(), bytes)
-                    .unwrap();
-            (name.clone(), view)
-        })
-        .collect();
-    safetensors::serialize_to_file(views, None, &dir.join("model.safetensors")).unwrap();
+    let mut names: Vec<&String> = weights.keys().collect();
+    names.sort();
+    let encode = |data: &[f32]| -> Vec<u8> {
+        match dtype {
+            safetensors::Dtype::F16 => data
+                .iter()
+                .flat_map(|v| half::f16::from_f32(*v).to_le_bytes())
+                .collect(),
+            safetensors::Dtype::BF16 => data
+                .iter()
+                .flat_map(|v| half::bf16::from_f32(*v).to_le_bytes())
+                .collect(),
+            _ => bytemuck::cast_slice(data).to_vec(),
+        }
+    };
+    let mut weight_map = serde_json::Map::new();
+    for (i, chunk) in names.chunks(names.len().div_ceil(shards)).enumerate() {
+        let file = if shards == 1 {
+            "model.safetensors".to_string()
+        } else {
+            format!("model-{:05}-of-{shards:05}.safetensors", i + 1)
+        };
+        let encoded: Vec<(String, Vec<usize>, Vec<u8>)> = chunk
+            .iter()
+            .map(|name| {
+                (
+                    name.to_string(),
+                    tensor_shape(shape, name, weights[*name].len()),
+                    encode(&weights[*name]),
+                )
+            })
+            .collect();
+        let views: Vec<(String, safetensors::tensor::TensorView<'_>)> = encoded
+            .iter()
+            .map(|(name, dims, bytes)| {
+                (
+                    name.clone(),
+                    safetensors::tensor::TensorView::new(dtype, dims.clone(), bytes).unwrap(),
+                )
+            })
+            .collect();
+        safetensors::serialize_to_file(views, None, &dir.join(&file)).unwrap();
+        for name in chunk {
+            weight_map.insert(name.to_string(), serde_json::json!(file));
+        }
+    }
+    if shards > 1 {
+        let index = serde_json::json!({"metadata": {}, "weight_map": weight_map});
+        std::fs::write(dir.join("model.safetensors.index.json"), index.to_string()).unwrap();
+    }
 }
 
 /// A fresh temporary folder under the target directory.
