@@ -6,7 +6,7 @@
 //   fn row_scales(row: u32, g: u32) -> vec4<u32>  the scales of blocks 4g..4g+3 of a row;
 //   fn load_block(i: u32, scale: u32) -> Block    unit i of W (a block or a texel);
 //   fn token_dot(w: Block, b: u32, t: u32) -> f32 sum over unit b of a row times token t.
-// `decode` computes one token with ROWS rows per invocation; `prefill` four tokens per
+// `decode` computes one token with ROWS rows per invocation; `prefill` TOKENS tokens per
 // invocation (taken from workgroup_id.y), one row each. `decode` visits units in groups of
 // four so a quantized format fetches one texel of scales per four blocks. Neither entry
 // uses workgroup memory or barriers.
@@ -75,23 +75,18 @@ fn prefill(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_inde
     if (row >= p.rows) {
         return;
     }
-    // Four tokens share every unit of W; missing tokens repeat the last.
-    let t0 = wid.y * 4u;
+    // TOKENS tokens share every unit of W; missing tokens repeat the last.
+    let t0 = wid.y * TOKENS;
     let last = p.tokens - 1u;
-    var acc0 = 0.0;
-    var acc1 = 0.0;
-    var acc2 = 0.0;
-    var acc3 = 0.0;
+    var acc: array<f32, TOKENS>;
     for (var b = 0u; b < p.per_row; b++) {
-        // Each unit is used four times, so fetching its scale alone costs little here.
+        // Each unit is used TOKENS times, so fetching its scale alone costs little here.
         let w = load_block(row * p.per_row + b, row_scales(row, b / 4u)[b % 4u]);
-        acc0 += token_dot(w, b, min(t0, last));
-        acc1 += token_dot(w, b, min(t0 + 1u, last));
-        acc2 += token_dot(w, b, min(t0 + 2u, last));
-        acc3 += token_dot(w, b, min(t0 + 3u, last));
+        for (var i = 0u; i < TOKENS; i++) {
+            acc[i] += token_dot(w, b, min(t0 + i, last));
+        }
     }
-    store(row, t0, acc0);
-    store(row, t0 + 1u, acc1);
-    store(row, t0 + 2u, acc2);
-    store(row, t0 + 3u, acc3);
+    for (var i = 0u; i < TOKENS; i++) {
+        store(row, t0 + i, acc[i]);
+    }
 }

@@ -11,7 +11,7 @@ use crate::shader;
 
 /// Invocations per workgroup of `prefill`; one SIMD vector on a CPU-type adapter.
 const PREFILL_WG: u32 = 8;
-/// Tokens per invocation of `prefill` (fixed by the shader).
+/// Tokens per invocation of `prefill`: each unit of W fetched and unpacked serves them all.
 const PREFILL_TOKENS: u32 = 4;
 
 #[repr(C)]
@@ -46,7 +46,7 @@ struct Shard {
 
 fn preamble(gpu: &Gpu, layout: &StagedLayout, workgroup: u32, rows: u32) -> String {
     format!(
-        "const TEXTURE_WIDTH: u32 = {}u;\nconst WG: u32 = {workgroup}u;\nconst ROWS: u32 = {rows}u;\n{}{}{}",
+        "const TEXTURE_WIDTH: u32 = {}u;\nconst WG: u32 = {workgroup}u;\nconst ROWS: u32 = {rows}u;\nconst TOKENS: u32 = {PREFILL_TOKENS}u;\n{}{}{}",
         GpuMatrix::texture_width(gpu),
         layout.consumer_preamble(),
         include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/formats.wgsl")),
