@@ -123,6 +123,13 @@ impl ModelArgs {
     }
 }
 
+/// Writes a piece of generated text to stdout at once (streaming).
+fn print_piece(piece: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(piece.as_bytes());
+    let _ = out.flush();
+}
+
 #[cfg(feature = "hf-hub")]
 fn fetch_repo(repo_id: &str) -> Result<PathBuf> {
     eprintln!("fetching {repo_id} from the Hugging Face hub (or its cache)");
@@ -380,18 +387,13 @@ fn run_generate(args: GenerateArgs) -> Result<()> {
         cancel: Some(cancel),
     };
     let mut session = Session::new(0);
-    let stdout = std::io::stdout();
     let generation = generate(
         &mut model,
         &mut session,
         &prompt,
         &options,
         &mut sampler,
-        |piece| {
-            let mut out = stdout.lock();
-            let _ = out.write_all(piece.as_bytes());
-            let _ = out.flush();
-        },
+        print_piece,
     )?;
     println!();
     eprintln!(
@@ -533,18 +535,13 @@ fn run_chat(args: ChatArgs) -> Result<()> {
             extra_stop_ids: Vec::new(),
             cancel: Some(cancel.clone()),
         };
-        let stdout = std::io::stdout();
         let generation = generate(
             &mut model,
             &mut session,
             &prompt.tokens,
             &options,
             &mut sampler,
-            |piece| {
-                let mut out = stdout.lock();
-                let _ = out.write_all(piece.as_bytes());
-                let _ = out.flush();
-            },
+            print_piece,
         )?;
         cancel.store(false, Ordering::SeqCst);
         println!();

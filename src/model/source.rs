@@ -428,72 +428,69 @@ fn read_json_if_present(path: &Path) -> Result<Option<serde_json::Value>> {
     }
 }
 
-/// The Hugging Face name of a GGUF (llama.cpp) tensor name.
-pub fn hf_name(gguf_name: &str) -> Option<String> {
-    let fixed = match gguf_name {
-        "token_embd.weight" => Some("model.embed_tokens.weight"),
-        "output_norm.weight" => Some("model.norm.weight"),
-        "output.weight" => Some("lm_head.weight"),
-        _ => None,
+/// Tensor names shared by every model: (GGUF, Hugging Face).
+const MODEL_NAMES: [(&str, &str); 3] = [
+    ("token_embd.weight", "model.embed_tokens.weight"),
+    ("output_norm.weight", "model.norm.weight"),
+    ("output.weight", "lm_head.weight"),
+];
+
+/// Per-layer tensor names: (GGUF after `blk.N.`, Hugging Face after `model.layers.N.`).
+const LAYER_NAMES: [(&str, &str); 12] = [
+    ("attn_norm.weight", "input_layernorm.weight"),
+    ("ffn_norm.weight", "post_attention_layernorm.weight"),
+    ("attn_q.weight", "self_attn.q_proj.weight"),
+    ("attn_k.weight", "self_attn.k_proj.weight"),
+    ("attn_v.weight", "self_attn.v_proj.weight"),
+    ("attn_output.weight", "self_attn.o_proj.weight"),
+    ("attn_q.bias", "self_attn.q_proj.bias"),
+    ("attn_k.bias", "self_attn.k_proj.bias"),
+    ("attn_v.bias", "self_attn.v_proj.bias"),
+    ("ffn_gate.weight", "mlp.gate_proj.weight"),
+    ("ffn_up.weight", "mlp.up_proj.weight"),
+    ("ffn_down.weight", "mlp.down_proj.weight"),
+];
+
+/// Maps a name between the two conventions: `forward` goes GGUF -> Hugging Face.
+fn map_name(name: &str, forward: bool) -> Option<String> {
+    let pick = |pair: &(&'static str, &'static str)| {
+        if forward {
+            (pair.0, pair.1)
+        } else {
+            (pair.1, pair.0)
+        }
     };
-    if let Some(name) = fixed {
-        return Some(name.to_string());
+    if let Some((_, to)) = MODEL_NAMES.iter().map(pick).find(|(from, _)| *from == name) {
+        return Some(to.to_string());
     }
-    let rest = gguf_name.strip_prefix("blk.")?;
-    let (layer, suffix) = rest.split_once('.')?;
+    let (from_prefix, to_prefix) = if forward {
+        ("blk.", "model.layers.")
+    } else {
+        ("model.layers.", "blk.")
+    };
+    let (layer, suffix) = name.strip_prefix(from_prefix)?.split_once('.')?;
     let layer: usize = layer.parse().ok()?;
-    let hf = match suffix {
-        "attn_norm.weight" => "input_layernorm.weight",
-        "ffn_norm.weight" => "post_attention_layernorm.weight",
-        "attn_q.weight" => "self_attn.q_proj.weight",
-        "attn_k.weight" => "self_attn.k_proj.weight",
-        "attn_v.weight" => "self_attn.v_proj.weight",
-        "attn_output.weight" => "self_attn.o_proj.weight",
-        "attn_q.bias" => "self_attn.q_proj.bias",
-        "attn_k.bias" => "self_attn.k_proj.bias",
-        "attn_v.bias" => "self_attn.v_proj.bias",
-        "ffn_gate.weight" => "mlp.gate_proj.weight",
-        "ffn_up.weight" => "mlp.up_proj.weight",
-        "ffn_down.weight" => "mlp.down_proj.weight",
-        _ => return None,
-    };
-    Some(format!("model.layers.{layer}.{hf}"))
+    let (_, to) = LAYER_NAMES
+        .iter()
+        .map(pick)
+        .find(|(from, _)| *from == suffix)?;
+    Some(format!("{to_prefix}{layer}.{to}"))
 }
 
-/// The GGUF name of a Hugging Face tensor name (inverse of [`hf_name`]).
+/// The Hugging Face name of a GGUF (llama.cpp) tensor name, for tensors the engine uses.
+pub fn hf_name(gguf_name: &str) -> Option<String> {
+    map_name(gguf_name, true)
+}
+
+/// The GGUF name of a Hugging Face tensor name (the inverse of [`hf_name`]).
 pub fn gguf_name(hf: &str) -> Option<String> {
-    let fixed = match hf {
-        "model.embed_tokens.weight" => Some("token_embd.weight"),
-        "model.norm.weight" => Some("output_norm.weight"),
-        "lm_head.weight" => Some("output.weight"),
-        _ => None,
-    };
-    if let Some(name) = fixed {
-        return Some(name.to_string());
-    }
-    let rest = hf.strip_prefix("model.layers.")?;
-    let (layer, suffix) = rest.split_once('.')?;
-    let gguf = match suffix {
-        "input_layernorm.weight" => "attn_norm.weight",
-        "post_attention_layernorm.weight" => "ffn_norm.weight",
-        "self_attn.q_proj.weight" => "attn_q.weight",
-        "self_attn.k_proj.weight" => "attn_k.weight",
-        "self_attn.v_proj.weight" => "attn_v.weight",
-        "self_attn.o_proj.weight" => "attn_output.weight",
-        "self_attn.q_proj.bias" => "attn_q.bias",
-        "self_attn.k_proj.bias" => "attn_k.bias",
-        "self_attn.v_proj.bias" => "attn_v.bias",
-        "mlp.gate_proj.weight" => "ffn_gate.weight",
-        "mlp.up_proj.weight" => "ffn_up.weight",
-        "mlp.down_proj.weight" => "ffn_down.weight",
-        _ => return None,
-    };
-    Some(format!("blk.{layer}.{gguf}"))
+    map_name(hf, false)
 }
 
-/// Undoes llama.cpp's Q/K row permutation. Rows come in blocks of `head_dim` per head;
-/// within a head, GGUF row 2i + j holds Hugging Face row j * head_dim/2 + i.
-pub fn unpermute_rows(bytes: &[u8], rows: usize, heads: usize) -> Vec<u8> {
+/// llama.cpp's Q/K row permutation for interleaved RoPE, or its inverse. Rows come in blocks
+/// of `head_dim` per head; within a head, GGUF row 2i + j holds Hugging Face row
+/// j * head_dim/2 + i.
+fn reorder_rows(bytes: &[u8], rows: usize, heads: usize, to_gguf: bool) -> Vec<u8> {
     let row_bytes = bytes.len() / rows;
     let head_dim = rows / heads;
     let half = head_dim / 2;
@@ -501,33 +498,25 @@ pub fn unpermute_rows(bytes: &[u8], rows: usize, heads: usize) -> Vec<u8> {
     for h in 0..heads {
         for i in 0..half {
             for j in 0..2 {
-                let src = h * head_dim + 2 * i + j;
-                let dst = h * head_dim + j * half + i;
+                let gguf = h * head_dim + 2 * i + j;
+                let hf = h * head_dim + j * half + i;
+                let (src, dst) = if to_gguf { (hf, gguf) } else { (gguf, hf) };
                 out[dst * row_bytes..(dst + 1) * row_bytes]
                     .copy_from_slice(&bytes[src * row_bytes..(src + 1) * row_bytes]);
             }
         }
     }
     out
+}
+
+/// Undoes llama.cpp's Q/K row permutation (GGUF rows to Hugging Face order).
+pub fn unpermute_rows(bytes: &[u8], rows: usize, heads: usize) -> Vec<u8> {
+    reorder_rows(bytes, rows, heads, false)
 }
 
 /// Applies llama.cpp's Q/K row permutation (the inverse of [`unpermute_rows`]).
 pub fn permute_rows(bytes: &[u8], rows: usize, heads: usize) -> Vec<u8> {
-    let row_bytes = bytes.len() / rows;
-    let head_dim = rows / heads;
-    let half = head_dim / 2;
-    let mut out = vec![0u8; bytes.len()];
-    for h in 0..heads {
-        for i in 0..half {
-            for j in 0..2 {
-                let dst = h * head_dim + 2 * i + j;
-                let src = h * head_dim + j * half + i;
-                out[dst * row_bytes..(dst + 1) * row_bytes]
-                    .copy_from_slice(&bytes[src * row_bytes..(src + 1) * row_bytes]);
-            }
-        }
-    }
-    out
+    reorder_rows(bytes, rows, heads, true)
 }
 
 #[cfg(test)]
