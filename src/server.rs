@@ -588,6 +588,21 @@ fn worker(mut model: Model, jobs: mpsc::Receiver<Job>) {
                 },
             )
         });
+        // One line per request on stderr, so an operator sees what the GPU did.
+        match &result {
+            Ok(g) if g.stop == StopReason::Cancelled => eprintln!(
+                "request: {} prompt tokens, {} generated, stopped: client disconnected",
+                g.prompt_tokens,
+                g.tokens.len()
+            ),
+            Ok(g) => eprintln!(
+                "request: {} prompt tokens, {} generated, stopped: {}",
+                g.prompt_tokens,
+                g.tokens.len(),
+                g.stop.describe()
+            ),
+            Err(e) => eprintln!("request failed: {e}"),
+        }
         let _ = events.send(match result {
             Ok(g) => Progress::Done {
                 stop: g.stop,

@@ -71,16 +71,23 @@ fn openai_client_against_the_server() {
         .unwrap();
     let stderr = child.stderr.take().unwrap();
     let server = Server(child);
-    let mut address = None;
-    for line in BufReader::new(stderr).lines() {
-        let line = line.unwrap();
-        eprintln!("server: {line}");
-        if let Some(rest) = line.strip_prefix("listening on ") {
-            address = rest.split_whitespace().next().map(str::to_string);
-            break;
+    // Every stderr line the server prints, read on a thread so the pipe never fills.
+    let (lines_tx, lines) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(|l| l.ok()) {
+            eprintln!("server: {line}");
+            if lines_tx.send(line).is_err() {
+                break;
+            }
         }
-    }
-    let address = address.expect("the server printed its address");
+    });
+    let address = lines
+        .iter()
+        .find_map(|line| {
+            line.strip_prefix("listening on ")
+                .and_then(|rest| rest.split_whitespace().next().map(str::to_string))
+        })
+        .expect("the server printed its address");
 
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/server_client.py");
     let output = Command::new("python3")
@@ -95,6 +102,26 @@ fn openai_client_against_the_server() {
     );
     let seen: Value = serde_json::from_str(stdout.trim()).unwrap();
     drop(server);
+    let log: Vec<String> = lines.iter().collect();
+
+    // A client that hangs up mid-stream stops its generation long before max_tokens: the
+    // worker logs the request as cancelled after a handful of tokens.
+    assert_eq!(seen["disconnect"]["status"], 200);
+    assert_eq!(seen["disconnect"]["events_read"], 3);
+    let cancelled: Vec<&String> = log
+        .iter()
+        .filter(|l| l.ends_with("stopped: client disconnected"))
+        .collect();
+    assert_eq!(cancelled.len(), 1, "one cancelled request in {log:#?}");
+    let generated: usize = cancelled[0]
+        .split(", ")
+        .find_map(|part| part.strip_suffix(" generated"))
+        .and_then(|n| n.parse().ok())
+        .expect("the log line gives the tokens generated");
+    assert!(
+        generated < 100,
+        "generation went on for {generated} tokens after the client left"
+    );
 
     // The same greedy answer as the command line gives.
     let question = "What is the capital of France?";

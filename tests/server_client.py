@@ -91,6 +91,30 @@ result["bad"] = {
     "too_long": raw("POST", "/v1/completions", body=json.dumps({"model": model_id, "prompt": "word " * 5000})),
     "missing_field": raw("POST", "/v1/completions", body=json.dumps({"model": model_id})),
 }
+
+
+def disconnect_mid_stream(max_tokens):
+    """Starts a long streamed completion, reads three events and hangs up."""
+    url = urllib.parse.urlparse(base_url)
+    connection = http.client.HTTPConnection(url.hostname, url.port, timeout=600)
+    body = {"model": model_id, "prompt": "Once upon a time", "temperature": 0,
+            "max_tokens": max_tokens, "stream": True}
+    connection.request("POST", "/v1/completions", body=json.dumps(body),
+                       headers={"Content-Type": "application/json"})
+    response = connection.getresponse()
+    events = 0
+    while events < 3:
+        line = response.readline()
+        if not line:
+            break
+        if line.startswith(b"data: "):
+            events += 1
+    connection.sock.shutdown(2)
+    connection.close()
+    return {"status": response.status, "events_read": events, "max_tokens": max_tokens}
+
+
+result["disconnect"] = disconnect_mid_stream(1500)
 # Still serving after all that.
 result["after"] = chat(question, max_tokens=8)
 print(json.dumps(result))
