@@ -298,3 +298,61 @@ fn every_tunable_decode_variant() {
         }
     }
 }
+
+/// Every finite f16 value, in the low and the high half of a word, unpacks to exactly the
+/// value the `half` crate gives (or zero for a subnormal, where an adapter flushes them).
+#[test]
+fn every_finite_f16_value_unpacks_exactly() {
+    let gpu = common::gpu();
+    let finite: Vec<f32> = (0..=u16::MAX)
+        .map(half::f16::from_bits)
+        .filter(|h| h.is_finite())
+        .map(f32::from)
+        .collect();
+    let (n, k) = (finite.len(), 8);
+    for column in 0..2 {
+        // Row r holds value r in `column`, and x picks that column out.
+        let mut w = vec![0.0f32; n * k];
+        for (r, &v) in finite.iter().enumerate() {
+            w[r * k + column] = v;
+        }
+        let mut x = vec![0.0f32; k];
+        x[column] = 1.0;
+        let packed = PackedMatrix::from_f32(&w, n as u32, k as u32, WeightFormat::F16);
+        let w_gpu = GpuMatrix::upload(gpu, "w", &packed).unwrap();
+        let layout = StagedLayout::for_matrix(&w_gpu, 1);
+        let x_gpu = StorageBuffer::from_slice(gpu, "x", &x).unwrap();
+        let staged = layout.buffer(gpu, "staged x").unwrap();
+        let y_gpu = StorageBuffer::new(gpu, "y", (n * 4) as u64).unwrap();
+        y_gpu.fill_f32(gpu, f32::NAN);
+        let mut arena = ParamArena::new(gpu, 8).unwrap();
+        let stage = Stage::new(gpu, &mut arena, &x_gpu.buffer, &staged, layout).unwrap();
+        let matmul = MatMul::with_variant(
+            gpu,
+            &mut arena,
+            &w_gpu,
+            &staged,
+            layout,
+            None,
+            &y_gpu.buffer,
+            false,
+            DecodeVariant::DEFAULT,
+        )
+        .unwrap();
+        run(gpu, &mut arena, "f16 unpack test", |rec| {
+            stage.encode(rec, 1);
+            matmul.encode(rec, 1);
+        })
+        .unwrap();
+        let out = y_gpu.read_f32(gpu).unwrap();
+        for (&got, &want) in out.iter().zip(&finite) {
+            // f16 subnormals lie below 2^-14.
+            let flushed = want.abs() < 6.103515625e-5 && got == 0.0;
+            assert!(
+                got.to_bits() == want.to_bits() || flushed,
+                "half {column}: {want:e} (bits {:#06x}) unpacked as {got:e}",
+                half::f16::from_f32(want).to_bits()
+            );
+        }
+    }
+}
