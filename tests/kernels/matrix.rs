@@ -347,7 +347,7 @@ fn every_finite_f16_value_unpacks_exactly() {
         let out = y_gpu.read_f32(gpu).unwrap();
         for (&got, &want) in out.iter().zip(&finite) {
             // f16 subnormals lie below 2^-14.
-            let flushed = want.abs() < 6.103515625e-5 && got == 0.0;
+            let flushed = want.abs() < f32::from(half::f16::MIN_POSITIVE) && got == 0.0;
             assert!(
                 got.to_bits() == want.to_bits() || flushed,
                 "half {column}: {want:e} (bits {:#06x}) unpacked as {got:e}",
