@@ -209,9 +209,9 @@ fn models_too_large_for_the_adapter_are_refused_before_allocating() {
     let dir = model("too-large", false);
     let out = shaderlm(
         &["generate", "-m", path(&dir), "w1"],
-        &[("SHADERLM_GPU_MEMORY", "1M")],
+        &[("SHADERLM_GPU_MEMORY", "256K")],
     );
-    expect(&out, 4, &["needs", "weights", "KV cache", "has 1.0 MB"]);
+    expect(&out, 4, &["needs", "weights", "KV cache", "has 0.3 MB"]);
     let out = shaderlm(
         &["generate", "-m", path(&dir), "-c", "500000000", "w1"],
         &[],

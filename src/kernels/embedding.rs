@@ -49,7 +49,7 @@ impl Embedding {
         };
         let preamble = format!(
             "const TEXTURE_WIDTH: u32 = {}u;\nconst WG: u32 = {WG}u;\n{}",
-            GpuMatrix::texture_width(gpu),
+            table.texture_width,
             include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/formats.wgsl"))
         );
         let pipeline = gpu.pipeline(&shader!("embedding"), &preamble, entry)?;

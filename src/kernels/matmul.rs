@@ -44,10 +44,10 @@ struct Shard {
     first_row: u32,
 }
 
-fn preamble(gpu: &Gpu, layout: &StagedLayout, workgroup: u32, rows: u32) -> String {
+fn preamble(w: &GpuMatrix, layout: &StagedLayout, workgroup: u32, rows: u32) -> String {
     format!(
         "const TEXTURE_WIDTH: u32 = {}u;\nconst WG: u32 = {workgroup}u;\nconst ROWS: u32 = {rows}u;\nconst TOKENS: u32 = {PREFILL_TOKENS}u;\n{}{}{}",
-        GpuMatrix::texture_width(gpu),
+        w.texture_width,
         layout.consumer_preamble(),
         include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/formats.wgsl")),
         include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/matmul_common.wgsl")),
@@ -158,9 +158,9 @@ impl MatMul {
             )));
         }
         let source = source(w.format);
-        let decode_preamble = preamble(gpu, &layout, decode_variant.workgroup, decode_variant.rows);
+        let decode_preamble = preamble(w, &layout, decode_variant.workgroup, decode_variant.rows);
         let decode = gpu.pipeline(&source, &decode_preamble, "decode")?;
-        let prefill = gpu.pipeline(&source, &preamble(gpu, &layout, PREFILL_WG, 1), "prefill")?;
+        let prefill = gpu.pipeline(&source, &preamble(w, &layout, PREFILL_WG, 1), "prefill")?;
         let has_bias = bias.is_some();
         let bias = bias.unwrap_or(gpu.dummy());
         let bytes = std::mem::size_of::<Params>();

@@ -321,13 +321,29 @@ pub struct GpuMatrix {
     pub rows: u32,
     pub cols: u32,
     pub format: WeightFormat,
+    /// Texels per texture row of every shard (data and scales); kernels reading the
+    /// matrix are compiled for it.
+    pub texture_width: u32,
     pub shards: Vec<MatrixShard>,
 }
 
+/// The narrowest texture width weights use, in texels.
+const MIN_TEXTURE_WIDTH: u64 = 64;
+
 impl GpuMatrix {
-    /// The width of every weight texture (see [`TexelTexture::width`]).
-    pub fn texture_width(gpu: &Gpu) -> u32 {
-        TexelTexture::width(gpu)
+    /// The width of the textures holding `texels`: the narrowest power of two (at least
+    /// 64) at which they fit in the adapter's tallest texture, so the padding of the last
+    /// texture row stays under 1 KiB for most matrices instead of up to 64 KiB (7 MB over
+    /// SmolLM2's 241 weight textures at a fixed width of 4096). Matrices too large for one
+    /// texture even at the widest width are split into shards at that width.
+    pub fn texture_width_for(gpu: &Gpu, texels: u64) -> u32 {
+        let widest = u64::from(TexelTexture::width(gpu));
+        let tallest = u64::from(gpu.limits.max_texture_dimension_2d.max(1));
+        let needed = texels
+            .div_ceil(tallest)
+            .max(MIN_TEXTURE_WIDTH)
+            .next_power_of_two();
+        needed.min(widest) as u32
     }
 
     pub fn upload(gpu: &Gpu, label: &str, packed: &PackedMatrix) -> Result<GpuMatrix> {
@@ -342,8 +358,8 @@ impl GpuMatrix {
         packed: &PackedMatrix,
         max_shard_texels: u64,
     ) -> Result<GpuMatrix> {
-        let width = Self::texture_width(gpu);
         let per_row = u64::from(packed.format.texels_per_row(packed.cols));
+        let width = Self::texture_width_for(gpu, per_row * u64::from(packed.rows));
         let capacity = (u64::from(width) * u64::from(gpu.limits.max_texture_dimension_2d))
             .min(max_shard_texels);
         let rows_per_shard = (capacity / per_row.max(1)).clamp(1, u64::from(u32::MAX)) as u32;
@@ -404,6 +420,7 @@ impl GpuMatrix {
             rows: packed.rows,
             cols: packed.cols,
             format: packed.format,
+            texture_width: width,
             shards,
         })
     }

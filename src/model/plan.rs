@@ -4,7 +4,7 @@
 use crate::error::{Error, Result};
 use crate::gpu::{Gpu, TexelTexture};
 use crate::kernels::attention::CacheShape;
-use crate::kernels::{StagedLayout, WeightFormat};
+use crate::kernels::{GpuMatrix, StagedLayout, WeightFormat};
 use crate::model::source::ModelSource;
 use crate::model::weights::matrix_plan;
 
@@ -39,6 +39,8 @@ impl MemoryPlan {
         let mut max_step_tokens = max_batch.max(1);
         for m in &matrices {
             let texels = u64::from(m.rows) * u64::from(m.format.texels_per_row(m.cols));
+            // As GpuMatrix::upload lays it out (shards of large matrices pad alike).
+            let width = u64::from(GpuMatrix::texture_width_for(gpu, texels));
             weights += texture_bytes(texels, width);
             if m.format.is_quantized() {
                 weights += texture_bytes(
