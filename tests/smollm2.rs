@@ -12,6 +12,7 @@ use serde_json::Value;
 use shaderlm::gpu::Gpu;
 use shaderlm::kernels::WeightFormat;
 use shaderlm::model::chat::Message;
+use shaderlm::model::plan::MemoryPlan;
 use shaderlm::model::source::ModelSource;
 use shaderlm::model::{LoadOptions, Model};
 use shaderlm::sampling::argmax;
@@ -304,6 +305,34 @@ fn quantized_weights_stay_close_and_coherent() {
         assert!(
             top1 >= 8,
             "{name}: the most likely next token agrees at only {top1}/9 positions"
+        );
+    }
+}
+
+/// Compact weights: Q4 formats take under a third of f16's GPU memory, as planned before
+/// anything is allocated, and the plan is what a loaded model really holds.
+#[test]
+fn q4_weights_take_under_a_third_of_f16() {
+    let Some(model) = gguf_model() else { return };
+    let model = model.lock().unwrap();
+    let plan = |format| {
+        MemoryPlan::new(&gpu(), &model.source, format, 256, 1, 512)
+            .unwrap()
+            .weights
+    };
+    assert_eq!(
+        plan(Some(WeightFormat::F32)),
+        model.transformer.memory().weights,
+        "planned against allocated f32 weights"
+    );
+    let f16 = plan(Some(WeightFormat::F16));
+    for q4 in [WeightFormat::Q4_0, WeightFormat::Q4_1] {
+        let bytes = plan(Some(q4));
+        eprintln!("{}: {bytes} bytes, f16: {f16} bytes", q4.name());
+        assert!(
+            3 * bytes < f16,
+            "{}: {bytes} bytes is not under a third of f16's {f16}",
+            q4.name()
         );
     }
 }
