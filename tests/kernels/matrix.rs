@@ -327,18 +327,8 @@ fn every_finite_f16_value_unpacks_exactly() {
         y_gpu.fill_f32(gpu, f32::NAN);
         let mut arena = ParamArena::new(gpu, 8).unwrap();
         let stage = Stage::new(gpu, &mut arena, &x_gpu.buffer, &staged, layout).unwrap();
-        let matmul = MatMul::with_variant(
-            gpu,
-            &mut arena,
-            &w_gpu,
-            &staged,
-            layout,
-            None,
-            &y_gpu.buffer,
-            false,
-            DecodeVariant::DEFAULT,
-        )
-        .unwrap();
+        let (y, w) = (&y_gpu.buffer, &w_gpu);
+        let matmul = MatMul::new(gpu, &mut arena, w, &staged, layout, None, y, false).unwrap();
         run(gpu, &mut arena, "f16 unpack test", |rec| {
             stage.encode(rec, 1);
             matmul.encode(rec, 1);
