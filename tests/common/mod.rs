@@ -66,6 +66,45 @@ pub fn relative_error(out: &[f32], reference: &[f64]) -> f64 {
     }
 }
 
+/// Like [`assert_close`] for sums of products, whose f32 rounding error scales with the sum of
+/// the terms' magnitudes (`magnitude`, the reference computed on absolute values), not with
+/// the result: where the terms cancel to under `floor` of that sum (a rare draw when there
+/// are few outputs), the error is taken relative to `floor * ||magnitude||` instead of the
+/// near-zero ||reference||. Otherwise this is exactly ||out - reference|| / ||reference||.
+pub fn assert_close_sums(
+    out: &[f32],
+    reference: &[f64],
+    magnitude: &[f64],
+    floor: f64,
+    tolerance: f64,
+    seed: u64,
+    what: &str,
+) {
+    assert_eq!(out.len(), reference.len(), "output length");
+    let norm = |v: &[f64]| v.iter().map(|x| x * x).sum::<f64>().sqrt();
+    let difference: Vec<f64> = out
+        .iter()
+        .zip(reference)
+        .map(|(&o, &r)| {
+            if o.is_finite() {
+                f64::from(o) - r
+            } else {
+                f64::INFINITY
+            }
+        })
+        .collect();
+    let scale = norm(reference).max(floor * norm(magnitude));
+    let error = if scale > 0.0 {
+        norm(&difference) / scale
+    } else {
+        norm(&difference)
+    };
+    assert!(
+        error <= tolerance,
+        "{what}: relative error {error:e} > {tolerance:e} (seed {seed}; rerun with SHADERLM_TEST_SEED={seed})"
+    );
+}
+
 /// Fails with the seed and shape when the relative error exceeds `tolerance`.
 pub fn assert_close(out: &[f32], reference: &[f64], tolerance: f64, seed: u64, what: &str) {
     let error = relative_error(out, reference);

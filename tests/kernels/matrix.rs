@@ -115,9 +115,26 @@ fn check(case: Case) {
         n,
         k,
     ));
-    assert_close(
+    let abs = |v: &[f32]| v.iter().map(|a| a.abs()).collect::<Vec<f32>>();
+    let mut magnitude = reference::matmul(
+        &abs(&staged_x),
+        &abs(&packed.dequantize()),
+        bias.then_some(&abs(&b)),
+        tokens,
+        n,
+        k,
+    );
+    if accumulate {
+        magnitude
+            .iter_mut()
+            .zip(&y0)
+            .for_each(|(m, &v)| *m += f64::from(v.abs()));
+    }
+    common::assert_close_sums(
         &out,
         &exact,
+        &magnitude,
+        0.01,
         EXACT_TOLERANCE,
         seed,
         &format!("{what} (against its packed inputs)"),
