@@ -10,7 +10,7 @@ use shaderlm::gpu::{Gpu, GpuOptions, ParamArena, Recorder, StorageBuffer, TexelT
 use shaderlm::kernels::attention::{Attention, AttentionShape, CacheShape};
 use shaderlm::kernels::embedding::Embedding;
 use shaderlm::kernels::kv_write::KvWrite;
-use shaderlm::kernels::matmul::MatMul;
+use shaderlm::kernels::matmul::{MatMul, MatMulIo};
 use shaderlm::kernels::rmsnorm::RmsNorm;
 use shaderlm::kernels::rope::{default_inv_freq, rope_table, Rope};
 use shaderlm::kernels::softmax::Softmax;
@@ -118,9 +118,7 @@ fn bench_matmul(b: &Bench<'_>, shape: &Shape) {
     for format in WeightFormat::ALL {
         for (site, n, k) in sites {
             let prefix = format!("matmul {} {} {site} {n}x{k}", shape.model, format.name());
-            if !WeightFormat::ALL.iter().any(|_| {
-                b.wanted(&format!("{prefix} decode")) || b.wanted(&format!("{prefix} prefill"))
-            }) {
+            if !b.wanted(&format!("{prefix} decode")) && !b.wanted(&format!("{prefix} prefill")) {
                 continue;
             }
             let packed = PackedMatrix::from_f32(&random((n * k) as usize, n), n, k, format);
@@ -130,10 +128,15 @@ fn bench_matmul(b: &Bench<'_>, shape: &Shape) {
             let staged = layout.buffer(b.gpu, "x").expect("staged");
             let y = StorageBuffer::new(b.gpu, "y", u64::from(n) * u64::from(rows) * 4).expect("y");
             let mut arena = ParamArena::new(b.gpu, 8).expect("arena");
-            let matmul = MatMul::new(
-                b.gpu, &mut arena, &w, &staged, layout, None, &y.buffer, false,
-            )
-            .expect("matmul");
+            let io = MatMulIo {
+                w: &w,
+                x: &staged,
+                layout,
+                bias: None,
+                y: &y.buffer,
+                accumulate: false,
+            };
+            let matmul = MatMul::new(b.gpu, &mut arena, io).expect("matmul");
             let bytes = w.bytes() as f64;
             if b.wanted(&format!("{prefix} decode")) {
                 let seconds = b.time(&mut arena, 8, |rec| matmul.encode(rec, 1));

@@ -54,6 +54,18 @@ fn preamble(w: &GpuMatrix, layout: &StagedLayout, workgroup: u32, rows: u32) -> 
     )
 }
 
+/// What a matmul reads and writes: `Y[t, :] (+)= W X[t, :] (+ bias)`, X staged as `layout`.
+#[derive(Clone, Copy)]
+pub struct MatMulIo<'a> {
+    pub w: &'a GpuMatrix,
+    pub x: &'a StorageBuffer,
+    pub layout: StagedLayout,
+    pub bias: Option<&'a wgpu::Buffer>,
+    pub y: &'a wgpu::Buffer,
+    /// Add the product into Y (a fused residual add).
+    pub accumulate: bool,
+}
+
 /// `Y[t, :] (+)= W X[t, :] (+ bias)` for the tokens of a step.
 pub struct MatMul {
     shards: Vec<Shard>,
@@ -66,60 +78,24 @@ pub struct MatMul {
 }
 
 impl MatMul {
-    /// Binds `w`, its staged input `x` (laid out as `layout`), an optional `bias` and the
-    /// output `y`. With `accumulate`, the product is added to y (a fused residual add).
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        gpu: &Gpu,
-        arena: &mut ParamArena,
-        w: &GpuMatrix,
-        x: &StorageBuffer,
-        layout: StagedLayout,
-        bias: Option<&wgpu::Buffer>,
-        y: &wgpu::Buffer,
-        accumulate: bool,
-    ) -> Result<MatMul> {
-        Self::with_variant(
-            gpu,
-            arena,
-            w,
-            x,
-            layout,
-            bias,
-            y,
-            accumulate,
-            DecodeVariant::DEFAULT,
-        )
+    /// Binds `io` once, with the default decode shape.
+    pub fn new(gpu: &Gpu, arena: &mut ParamArena, io: MatMulIo<'_>) -> Result<MatMul> {
+        Self::with_variant(gpu, arena, io, DecodeVariant::DEFAULT)
     }
 
     /// Like [`Self::new`] with the decode shape the tuner picks for this adapter, measured
-    /// on `w` itself at first use.
-    #[allow(clippy::too_many_arguments)]
+    /// on `io.w` itself at first use.
     pub fn tuned(
         gpu: &Gpu,
         arena: &mut ParamArena,
-        w: &GpuMatrix,
-        x: &StorageBuffer,
-        layout: StagedLayout,
-        bias: Option<&wgpu::Buffer>,
-        y: &wgpu::Buffer,
-        accumulate: bool,
+        io: MatMulIo<'_>,
         tuner: &mut Tuner,
     ) -> Result<MatMul> {
+        let w = io.w;
         let key = format!("matmul decode {} {}x{}", w.format.name(), w.rows, w.cols);
         let variant = tuner.decode_variant(&key, |candidate| {
             let mut scratch = ParamArena::new(gpu, 2 * w.shards.len() as u32)?;
-            let m = Self::with_variant(
-                gpu,
-                &mut scratch,
-                w,
-                x,
-                layout,
-                bias,
-                y,
-                accumulate,
-                candidate,
-            )?;
+            let m = Self::with_variant(gpu, &mut scratch, io, candidate)?;
             let mut best = f64::INFINITY;
             for attempt in 0..4 {
                 let start = std::time::Instant::now();
@@ -134,22 +110,24 @@ impl MatMul {
             }
             Ok(best)
         })?;
-        Self::with_variant(gpu, arena, w, x, layout, bias, y, accumulate, variant)
+        Self::with_variant(gpu, arena, io, variant)
     }
 
     /// Like [`Self::new`] with an explicit decode shape.
-    #[allow(clippy::too_many_arguments)]
     pub fn with_variant(
         gpu: &Gpu,
         arena: &mut ParamArena,
-        w: &GpuMatrix,
-        x: &StorageBuffer,
-        layout: StagedLayout,
-        bias: Option<&wgpu::Buffer>,
-        y: &wgpu::Buffer,
-        accumulate: bool,
+        io: MatMulIo<'_>,
         decode_variant: DecodeVariant,
     ) -> Result<MatMul> {
+        let MatMulIo {
+            w,
+            x,
+            layout,
+            bias,
+            y,
+            accumulate,
+        } = io;
         if layout != StagedLayout::for_matrix(w, layout.rows) {
             return Err(Error::usage(format!(
                 "matmul: a {} matrix of {} columns cannot read {layout:?}",

@@ -14,7 +14,7 @@ use crate::gpu::{Gpu, GpuProfile, ParamArena, Recorder, StorageBuffer};
 use crate::kernels::attention::{Attention, AttentionShape};
 use crate::kernels::embedding::Embedding;
 use crate::kernels::kv_write::KvWrite;
-use crate::kernels::matmul::MatMul;
+use crate::kernels::matmul::{MatMul, MatMulIo};
 use crate::kernels::rmsnorm::RmsNorm;
 use crate::kernels::rope::{rope_table, Rope};
 use crate::kernels::stage::Stage;
@@ -64,6 +64,18 @@ impl Staged {
             buffer: layout.buffer(gpu, label)?,
             layout,
         })
+    }
+
+    /// This input multiplied by `w` into `y` (no bias, overwriting y).
+    fn times<'a>(&'a self, w: &'a GpuMatrix, y: &'a wgpu::Buffer) -> MatMulIo<'a> {
+        MatMulIo {
+            w,
+            x: &self.buffer,
+            layout: self.layout,
+            bias: None,
+            y,
+            accumulate: false,
+        }
     }
 }
 
@@ -253,12 +265,10 @@ impl Transformer {
                 qkv: MatMul::tuned(
                     g,
                     a,
-                    &w.qkv,
-                    &s.qkv_in.buffer,
-                    s.qkv_in.layout,
-                    bias,
-                    &s.qkv.buffer,
-                    false,
+                    MatMulIo {
+                        bias,
+                        ..s.qkv_in.times(&w.qkv, &s.qkv.buffer)
+                    },
                     t,
                 )?,
                 rope: Rope::new(
@@ -295,12 +305,10 @@ impl Transformer {
                 o: MatMul::tuned(
                     g,
                     a,
-                    &w.o,
-                    &s.o_in.buffer,
-                    s.o_in.layout,
-                    None,
-                    &s.x.buffer,
-                    true,
+                    MatMulIo {
+                        accumulate: true,
+                        ..s.o_in.times(&w.o, &s.x.buffer)
+                    },
                     t,
                 )?,
                 ffn_norm: RmsNorm::new(
@@ -313,27 +321,15 @@ impl Transformer {
                     eps,
                     reduction,
                 )?,
-                gate_up: MatMul::tuned(
-                    g,
-                    a,
-                    &w.gate_up,
-                    &s.gate_up_in.buffer,
-                    s.gate_up_in.layout,
-                    None,
-                    &s.gate_up.buffer,
-                    false,
-                    t,
-                )?,
+                gate_up: MatMul::tuned(g, a, s.gate_up_in.times(&w.gate_up, &s.gate_up.buffer), t)?,
                 swiglu: SwiGlu::new(g, a, &s.gate_up.buffer, &s.down_in.buffer, s.down_in.layout)?,
                 down: MatMul::tuned(
                     g,
                     a,
-                    &w.down,
-                    &s.down_in.buffer,
-                    s.down_in.layout,
-                    None,
-                    &s.x.buffer,
-                    true,
+                    MatMulIo {
+                        accumulate: true,
+                        ..s.down_in.times(&w.down, &s.x.buffer)
+                    },
                     t,
                 )?,
             });
@@ -351,12 +347,7 @@ impl Transformer {
         let lm_head = MatMul::tuned(
             g,
             a,
-            weights.lm_head(),
-            &s.head_in.buffer,
-            s.head_in.layout,
-            None,
-            &s.logits.buffer,
-            false,
+            s.head_in.times(weights.lm_head(), &s.logits.buffer),
             t,
         )?;
         let logits_readback = Readback::new(g, "logits readback", (c.vocab_size * 4) as u64)?;

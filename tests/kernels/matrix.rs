@@ -4,7 +4,7 @@
 use crate::common::{self, assert_close, random_vec, reference};
 use rand::Rng;
 use shaderlm::gpu::{ParamArena, StorageBuffer};
-use shaderlm::kernels::matmul::MatMul;
+use shaderlm::kernels::matmul::{MatMul, MatMulIo};
 use shaderlm::kernels::stage::Stage;
 use shaderlm::kernels::{run, DecodeVariant, GpuMatrix, PackedMatrix, StagedLayout, WeightFormat};
 
@@ -75,18 +75,15 @@ fn check(case: Case) {
     let mut arena = ParamArena::new(gpu, 512).unwrap();
     let stage = Stage::new(gpu, &mut arena, &x_gpu.buffer, &staged, layout).unwrap();
     let bias_buffer = bias.then_some(&b_gpu.buffer);
-    let matmul = MatMul::with_variant(
-        gpu,
-        &mut arena,
-        &w_gpu,
-        &staged,
+    let io = MatMulIo {
+        w: &w_gpu,
+        x: &staged,
         layout,
-        bias_buffer,
-        &y_gpu.buffer,
+        bias: bias_buffer,
+        y: &y_gpu.buffer,
         accumulate,
-        variant,
-    )
-    .unwrap();
+    };
+    let matmul = MatMul::with_variant(gpu, &mut arena, io, variant).unwrap();
     run(gpu, &mut arena, "matmul test", |rec| {
         stage.encode(rec, tokens as u32);
         matmul.encode(rec, tokens as u32);
@@ -344,8 +341,15 @@ fn every_finite_f16_value_unpacks_exactly() {
         y_gpu.fill_f32(gpu, f32::NAN);
         let mut arena = ParamArena::new(gpu, 8).unwrap();
         let stage = Stage::new(gpu, &mut arena, &x_gpu.buffer, &staged, layout).unwrap();
-        let (y, w) = (&y_gpu.buffer, &w_gpu);
-        let matmul = MatMul::new(gpu, &mut arena, w, &staged, layout, None, y, false).unwrap();
+        let io = MatMulIo {
+            w: &w_gpu,
+            x: &staged,
+            layout,
+            bias: None,
+            y: &y_gpu.buffer,
+            accumulate: false,
+        };
+        let matmul = MatMul::new(gpu, &mut arena, io).unwrap();
         run(gpu, &mut arena, "f16 unpack test", |rec| {
             stage.encode(rec, 1);
             matmul.encode(rec, 1);
