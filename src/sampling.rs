@@ -137,7 +137,10 @@ impl Sampler {
         }
         let candidates = filter_candidates(&logits, p.top_k, p.top_p, p.min_p);
         // Temperature reshapes what is left; the draw is over those probabilities.
-        let max = candidates[0].1;
+        let max = candidates
+            .iter()
+            .map(|c| c.1)
+            .fold(f32::NEG_INFINITY, f32::max);
         let weights: Vec<f64> = candidates
             .iter()
             .map(|&(_, l)| ((f64::from(l) - f64::from(max)) / f64::from(p.temperature)).exp())
@@ -165,7 +168,9 @@ pub fn argmax(logits: &[f32]) -> u32 {
     best as u32
 }
 
-/// Tokens that survive top-k, top-p and min-p, most likely first, with their logits.
+/// Tokens that survive top-k, top-p and min-p, with their logits: most likely first when
+/// top-p or min-p is on (they need the order), else in no particular order (sorting the whole
+/// vocabulary every token would cost more than the rest of sampling).
 /// Never empty: the most likely token always survives.
 pub fn filter_candidates(logits: &[f32], top_k: usize, top_p: f32, min_p: f32) -> Vec<(u32, f32)> {
     let mut candidates: Vec<(u32, f32)> = logits
@@ -182,6 +187,9 @@ pub fn filter_candidates(logits: &[f32], top_k: usize, top_p: f32, min_p: f32) -
     if top_k > 0 && top_k < candidates.len() {
         candidates.select_nth_unstable_by(top_k - 1, by_logit);
         candidates.truncate(top_k);
+    }
+    if top_p >= 1.0 && min_p <= 0.0 {
+        return candidates;
     }
     candidates.sort_unstable_by(by_logit);
 
