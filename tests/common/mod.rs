@@ -114,8 +114,10 @@ pub fn assert_close(out: &[f32], reference: &[f64], tolerance: f64, seed: u64, w
     );
 }
 
-/// Checks int8-staged rows against reference values: each value may be off by at most half
-/// a quantization step of its block (plus f32 rounding of the inputs), never more.
+/// Checks int8-staged rows against reference values: each block's step is the largest
+/// magnitude but its outlier's over 127 and its second word is step * (sum of its int8
+/// values), both as computed from the reference; each value may be off by at most half a
+/// step (plus f32 rounding of the inputs), never more.
 pub fn assert_int8_staged(
     words: &[u32],
     reference: &[f64],
@@ -127,6 +129,31 @@ pub fn assert_int8_staged(
     let values = reference::unstage_rows(words, rows, cols, true);
     let blocks = cols / 32;
     let row_words = blocks * 8 + blocks * 4;
+    for r in 0..rows {
+        for b in 0..blocks {
+            let block = &reference[r * cols + b * 32..r * cols + b * 32 + 32];
+            let mut magnitudes: Vec<f64> = block.iter().map(|v| v.abs()).collect();
+            magnitudes.sort_by(f64::total_cmp);
+            let want_step = magnitudes[30] / 127.0;
+            let at = r * row_words + blocks * 8 + 4 * b;
+            let step = f64::from(f32::from_bits(words[at]));
+            assert!(
+                (step - want_step).abs() <= 1e-4 * want_step + 1e-30,
+                "{what}: row {r} block {b}: step {step} vs {want_step} (seed {seed})"
+            );
+            let int_sum: i64 = words[r * row_words + b * 8..r * row_words + b * 8 + 8]
+                .iter()
+                .flat_map(|w| w.to_le_bytes())
+                .map(|byte| i64::from(byte as i8))
+                .sum();
+            let scaled_sum = f64::from(f32::from_bits(words[at + 1]));
+            let want_sum = step * int_sum as f64;
+            assert!(
+                (scaled_sum - want_sum).abs() <= 1e-5 * (step * 32.0 * 127.0) + 1e-30,
+                "{what}: row {r} block {b}: step * sum {scaled_sum} vs {want_sum} (seed {seed})"
+            );
+        }
+    }
     for (i, (&got, &want)) in values.iter().zip(reference).enumerate() {
         let (r, k) = (i / cols, i % cols);
         let step = f64::from(f32::from_bits(

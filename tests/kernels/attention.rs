@@ -193,7 +193,8 @@ fn attention_head_dim_128_and_a_second_sequence() {
 
 #[test]
 fn attention_softmax_stays_stable_for_long_rows_and_large_scores() {
-    // Scores of several hundred: exp would overflow without the running maximum.
+    // Inputs in [-12, 12] give scores with a standard deviation of 48 and a largest of
+    // about 170: exp overflows f32 past 88, so this fails without the running maximum.
     check(Case {
         n_heads: 2,
         n_kv_heads: 1,
@@ -201,6 +202,6 @@ fn attention_softmax_stays_stable_for_long_rows_and_large_scores() {
         n_tokens: 3,
         past: 2000,
         sequence: 0,
-        scale: 4.0,
+        scale: 12.0,
     });
 }

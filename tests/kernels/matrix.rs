@@ -271,6 +271,7 @@ fn stage_kernel_lays_out_rows_like_the_reference() {
         let layout = StagedLayout::for_format(format, cols as u32, rows as u32);
         let x_gpu = StorageBuffer::from_slice(gpu, "x", &x).unwrap();
         let staged = layout.buffer(gpu, "staged").unwrap();
+        staged.fill_f32(gpu, f32::NAN);
         let mut arena = ParamArena::new(gpu, 4).unwrap();
         let stage = Stage::new(gpu, &mut arena, &x_gpu.buffer, &staged, layout).unwrap();
         run(gpu, &mut arena, "stage test", |rec| {
