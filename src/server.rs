@@ -23,7 +23,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{mpsc, Arc};
 use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
@@ -52,7 +52,7 @@ struct AppState {
     tokenizer: Tokenizer,
     template: Option<ChatTemplate>,
     ctx: usize,
-    jobs: Mutex<mpsc::Sender<Job>>,
+    jobs: mpsc::Sender<Job>,
     next_id: AtomicU64,
 }
 
@@ -92,7 +92,7 @@ impl IntoResponse for ApiError {
 }
 
 /// A string or a list of strings (OpenAI's `stop` and `prompt`).
-#[derive(Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(untagged)]
 enum OneOrMany {
     One(String),
@@ -179,6 +179,7 @@ impl AppState {
         &self,
         c: &Common,
         prompt_tokens: usize,
+        prompt_field: &'static str,
         default_max: Option<usize>,
     ) -> std::result::Result<(SamplingParams, usize, Vec<String>), ApiError> {
         if let Some(model) = &c.model {
@@ -222,7 +223,7 @@ impl AppState {
                     "the prompt has {prompt_tokens} tokens but the context holds {}",
                     self.ctx
                 ),
-                Some("messages"),
+                Some(prompt_field),
                 Some("context_length_exceeded"),
             ));
         }
@@ -238,11 +239,7 @@ impl AppState {
             Some(n) => (n.min(usize::MAX as u64) as usize).min(room),
             None => default_max.unwrap_or(room).min(room),
         };
-        let stop = match &c.stop {
-            None => Vec::new(),
-            Some(OneOrMany::One(s)) => vec![s.clone()],
-            Some(OneOrMany::Many(v)) => v.clone(),
-        };
+        let stop = c.stop.clone().map(OneOrMany::into_vec).unwrap_or_default();
         if stop.len() > 4 {
             return Err(ApiError::bad_request(
                 "at most 4 stop sequences",
@@ -277,12 +274,7 @@ impl AppState {
             stop,
             events,
         };
-        let sent = self
-            .jobs
-            .lock()
-            .map(|jobs| jobs.send(job).is_ok())
-            .unwrap_or(false);
-        if !sent {
+        if self.jobs.send(job).is_err() {
             return Err(ApiError {
                 status: StatusCode::SERVICE_UNAVAILABLE,
                 message: "the model worker has stopped".into(),
@@ -375,7 +367,8 @@ async fn chat_inner(
         .tokenizer
         .encode(&text)
         .map_err(|e| ApiError::bad_request(e.to_string(), Some("messages"), None))?;
-    let (sampling, max_tokens, stop) = state.check(&request.common, prompt.len(), None)?;
+    let (sampling, max_tokens, stop) =
+        state.check(&request.common, prompt.len(), "messages", None)?;
     let events = state.queue(prompt, sampling, max_tokens, stop)?;
     let id = state.id("chatcmpl");
     let model = state.model_id.clone();
@@ -443,7 +436,8 @@ async fn completions_inner(
         ));
     }
     // OpenAI's legacy completions default to 16 tokens.
-    let (sampling, max_tokens, stop) = state.check(&request.common, prompt.len(), Some(16))?;
+    let (sampling, max_tokens, stop) =
+        state.check(&request.common, prompt.len(), "prompt", Some(16))?;
     let events = state.queue(prompt, sampling, max_tokens, stop)?;
     let id = state.id("cmpl");
     let model = state.model_id.clone();
@@ -561,11 +555,17 @@ async fn health() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
-/// Serves jobs one at a time, in arrival order, keeping the KV cache between them.
-fn worker(mut model: Model, jobs: mpsc::Receiver<Job>) {
+/// Serves jobs one at a time, in arrival order, keeping the KV cache between them. Once
+/// `shutdown` is set, the job in progress stops after its current token and queued ones
+/// are dropped.
+fn worker(mut model: Model, jobs: mpsc::Receiver<Job>, shutdown: Arc<AtomicBool>) {
     let mut session = Session::new(0);
     for job in jobs {
         let events = job.events;
+        // A client that left while queued costs nothing.
+        if events.is_closed() || shutdown.load(Ordering::Relaxed) {
+            continue;
+        }
         let cancel = Arc::new(AtomicBool::new(false));
         let options = GenerateOptions {
             max_tokens: job.max_tokens,
@@ -582,7 +582,9 @@ fn worker(mut model: Model, jobs: mpsc::Receiver<Job>) {
                 &mut sampler,
                 |piece| {
                     // A closed channel means the client went away: stop after this token.
-                    if events.send(Progress::Text(piece.to_string())).is_err() {
+                    if events.send(Progress::Text(piece.to_string())).is_err()
+                        || shutdown.load(Ordering::Relaxed)
+                    {
                         cancel.store(true, Ordering::Relaxed);
                     }
                 },
@@ -591,9 +593,14 @@ fn worker(mut model: Model, jobs: mpsc::Receiver<Job>) {
         // One line per request on stderr, so an operator sees what the GPU did.
         match &result {
             Ok(g) if g.stop == StopReason::Cancelled => eprintln!(
-                "request: {} prompt tokens, {} generated, stopped: client disconnected",
+                "request: {} prompt tokens, {} generated, stopped: {}",
                 g.prompt_tokens,
-                g.tokens.len()
+                g.tokens.len(),
+                if shutdown.load(Ordering::Relaxed) {
+                    "server shutting down"
+                } else {
+                    "client disconnected"
+                }
             ),
             Ok(g) => eprintln!(
                 "request: {} prompt tokens, {} generated, stopped: {}",
@@ -621,17 +628,21 @@ fn worker(mut model: Model, jobs: mpsc::Receiver<Job>) {
 /// Runs the server until Ctrl-C. `model_id` is the name clients use.
 pub fn serve(model: Model, model_id: String, host: &str, port: u16) -> Result<()> {
     let (jobs, queue) = mpsc::channel();
+    let shutdown = Arc::new(AtomicBool::new(false));
     let state = Arc::new(AppState {
         model_id,
         tokenizer: model.source.tokenizer.clone(),
         template: model.chat_template.clone(),
         ctx: model.transformer.options.ctx,
-        jobs: Mutex::new(jobs),
+        jobs,
         next_id: AtomicU64::new(1),
     });
     std::thread::Builder::new()
         .name("shaderlm-worker".into())
-        .spawn(move || worker(model, queue))
+        .spawn({
+            let shutdown = shutdown.clone();
+            move || worker(model, queue, shutdown)
+        })
         .map_err(|e| Error::device(format!("starting the model worker: {e}")))?;
 
     let app = Router::new()
@@ -653,8 +664,10 @@ pub fn serve(model: Model, model_id: String, host: &str, port: u16) -> Result<()
         let bound = listener.local_addr().map(|a| a.to_string()).unwrap_or(address);
         eprintln!("listening on http://{bound} (OpenAI-compatible: /v1/chat/completions, /v1/completions, /v1/models)");
         axum::serve(listener, app)
-            .with_graceful_shutdown(async {
+            .with_graceful_shutdown(async move {
                 let _ = tokio::signal::ctrl_c().await;
+                eprintln!("shutting down: stopping the generation in progress");
+                shutdown.store(true, Ordering::Relaxed);
             })
             .await
             .map_err(|e| Error::device(format!("the HTTP server stopped: {e}")))
