@@ -14,7 +14,7 @@
 // Staged activations (the x of y = W x) sit in a uniform buffer, one row per token:
 //   for f32 and f16 weights: K floats, padded to vec4s;
 //   for quantized weights: K int8 values in blocks of 32 (16 per vec4<u32>), then per block
-//   a vec4 of (scale s, s * sum of the int8 values, outlier, outlier index): the block's
+//   a vec4 of (scale s, s * sum of the int8 values, outlier, outlier index as f32): the block's
 //   value of largest magnitude is kept exactly and stands as 0 among the int8 values
 //   (see staging.wgsl).
 

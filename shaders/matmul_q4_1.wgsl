@@ -27,6 +27,6 @@ fn load_block(i: u32, scale: u32) -> Block {
 fn token_dot(w: Block, b: u32, t: u32) -> f32 {
     let isum = dot16_i8(w.lo, x[t].q[2u * b]) + dot16_i8(w.hi, x[t].q[2u * b + 1u]);
     let s = x[t].s[b];
-    let outlier = (w.dm.x * nibble_at(w.q, bitcast<u32>(s.w)) + w.dm.y) * s.z;
+    let outlier = (w.dm.x * nibble_at(w.q, u32(s.w)) + w.dm.y) * s.z;
     return w.dm.x * s.x * f32(isum) + w.dm.y * s.y + outlier;
 }

@@ -26,7 +26,7 @@ fn load_block(i: u32, scale: u32) -> Block {
 fn token_dot(w: Block, b: u32, t: u32) -> f32 {
     let isum = dot16_i8(w.q0, x[t].q[2u * b]) + dot16_i8(w.q1, x[t].q[2u * b + 1u]);
     let s = x[t].s[b];
-    let index = bitcast<u32>(s.w);
+    let index = u32(s.w);
     let outlier = byte_at(select(w.q0, w.q1, index >= 16u), index % 16u) * s.z;
     return w.d * (s.x * f32(isum) + outlier);
 }

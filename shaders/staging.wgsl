@@ -10,21 +10,24 @@
 // Block b (32 values) of row t as int8. The value of largest magnitude (the outlier a
 // few channels of real models carry) is kept exactly, apart: it is stored as 0 among the
 // int8 values, and the others are scaled by s = (their largest magnitude) / 127, so one
-// outlier does not flatten the rest of its block. Per block: (s, s * sum(q), outlier, index).
+// outlier does not flatten the rest of its block. Per block: (s, s * sum(q), outlier, index),
+// the index (0..31) as an f32 so that no float load can flush its bits.
 fn stage_q8_block(t: u32, b: u32) {
+    // One pass finds the largest magnitude (the outlier) and the second largest (amax).
     var top = 0u;
     var top_abs = -1.0;
-    for (var j = 0u; j < 32u; j++) {
-        let a = abs(value(t, b * 32u + j));
-        if (a > top_abs) {
-            top_abs = a;
-            top = j;
-        }
-    }
+    var top_value = 0.0;
     var amax = 0.0;
     for (var j = 0u; j < 32u; j++) {
-        if (j != top) {
-            amax = max(amax, abs(value(t, b * 32u + j)));
+        let v = value(t, b * 32u + j);
+        let a = abs(v);
+        if (a > top_abs) {
+            amax = max(amax, top_abs);
+            top_abs = a;
+            top = j;
+            top_value = v;
+        } else {
+            amax = max(amax, a);
         }
     }
     let s = amax / 127.0;
@@ -44,8 +47,8 @@ fn stage_q8_block(t: u32, b: u32) {
     let at = row + STAGE_SCALES + 4u * b;
     staged[at] = bitcast<u32>(s);
     staged[at + 1u] = bitcast<u32>(s * f32(sum));
-    staged[at + 2u] = bitcast<u32>(value(t, b * 32u + top));
-    staged[at + 3u] = top;
+    staged[at + 2u] = bitcast<u32>(top_value);
+    staged[at + 3u] = bitcast<u32>(f32(top));
 }
 
 // Values 4i..4i+3 of row t as f32, zero past the end of the row.

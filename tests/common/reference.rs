@@ -238,7 +238,7 @@ pub fn llama_forward(
 
 /// Stages rows of `cols` values as the matmul kernels read them (an independent CPU
 /// version of shaders/staging.wgsl): f32 rows padded to vec4s, or int8 blocks of 32 with
-/// (scale, scale * sum, outlier, outlier index) per block, the outlier (the value of largest
+/// (scale, scale * sum, outlier, outlier index as f32) per block, the outlier (the value of largest
 /// magnitude) kept exactly and stored as 0. Returns u32 words.
 pub fn stage_rows(rows: &[f32], cols: usize, int8: bool) -> Vec<u32> {
     let mut out = Vec::new();
@@ -286,7 +286,7 @@ pub fn stage_rows(rows: &[f32], cols: usize, int8: bool) -> Vec<u32> {
                 s.to_bits(),
                 (s * q.iter().sum::<i32>() as f32).to_bits(),
                 block[top].to_bits(),
-                top as u32,
+                (top as f32).to_bits(),
             ]);
         }
         out.extend(words);
@@ -316,7 +316,7 @@ pub fn unstage_rows(words: &[u32], rows: usize, cols: usize, int8: bool) -> Vec<
         let row = &words[r * row_words..(r + 1) * row_words];
         for k in 0..cols {
             let scales = &row[blocks * 8 + 4 * (k / 32)..][..4];
-            if scales[3] as usize == k % 32 {
+            if f32::from_bits(scales[3]) as usize == k % 32 {
                 out.push(f32::from_bits(scales[2]));
             } else {
                 let q = (row[k / 4] >> (8 * (k % 4))) as u8 as i8;
