@@ -66,14 +66,16 @@ impl Conversation {
                     dropped: skip,
                 });
             }
-            // The next user message after the current start, if any remains before the last.
-            let next = self.messages[skip + 1..]
+            // Start at the next user message after the current start, if there is one.
+            let next = self
+                .messages
                 .iter()
-                .position(|m| m.role == "user")
-                .map(|i| skip + 1 + i);
+                .enumerate()
+                .skip(skip + 1)
+                .find(|(_, m)| m.role == "user");
             match next {
-                Some(i) if i < self.messages.len() => skip = i,
-                _ => {
+                Some((i, _)) => skip = i,
+                None => {
                     return Err(Error::usage(format!(
                         "the conversation needs {} tokens even with older turns dropped, but the context holds \
                          {ctx} with {reserve} kept for the answer (--ctx, -n)",

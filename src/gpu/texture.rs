@@ -13,8 +13,9 @@ pub struct TexelTexture {
 }
 
 impl TexelTexture {
-    /// The width of every texel texture: the largest power of two the adapter allows, at
-    /// most 4096 (shaders divide by it).
+    /// The widest texel texture: the largest power of two the adapter allows, at most 4096
+    /// (shaders divide by it). The KV cache uses it; weights may be narrower (see
+    /// `GpuMatrix::texture_width_for`).
     pub fn width(gpu: &Gpu) -> u32 {
         let max = gpu.limits.max_texture_dimension_2d.clamp(1, 4096);
         1 << (31 - max.leading_zeros())

