@@ -316,6 +316,50 @@ fn chat_keeps_the_cache_between_turns_and_resets() {
     );
 }
 
+/// When the conversation outgrows the context, the oldest turns are left out and the rest
+/// prefilled again; the chat goes on.
+#[test]
+fn chat_drops_the_oldest_turns_when_the_context_fills() {
+    let dir = model("chat-full", false);
+    let template = "{% for m in messages %}w1 {{ m.content }} w2 {% endfor %}{% if add_generation_prompt %}w3{% endif %}";
+    std::fs::write(
+        dir.join("tokenizer_config.json"),
+        serde_json::json!({ "chat_template": template }).to_string(),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_shaderlm"))
+        .args([
+            "chat",
+            "-m",
+            path(&dir),
+            "-c",
+            "32",
+            "-n",
+            "3",
+            "--temp",
+            "0",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(
+        child.stdin.as_mut().unwrap(),
+        b"w5 w6 w7\nw8 w9 w5\nw6 w7 w8\nw9 w5 w6\nw7 w8 w9\nw5 w6 w7\n/exit\n",
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = expect(
+        &out,
+        0,
+        &["(context full: the ", "oldest message(s) are left out"],
+    );
+    assert!(!stderr.contains("error"), "{stderr}");
+    let prefills = stderr.matches("[prefill ").count();
+    assert_eq!(prefills, 6, "every turn answered:\n{stderr}");
+}
+
 #[test]
 fn bench_reports_sane_figures() {
     let dir = model("bench", false);
