@@ -175,11 +175,13 @@ pub fn fetch_hf_repo(repo_id: &str) -> Result<PathBuf> {
                 })?,
         )
     };
+    // Online, the client checks the cache itself against the repo's current revision, so
+    // every file comes from one snapshot; offline, the cache is all there is.
     let get = |file: &str, required: bool| -> Result<Option<PathBuf>> {
-        if let Some(path) = cached.get(file) {
-            return Ok(Some(path));
-        }
         let Some(api) = &api else {
+            if let Some(path) = cached.get(file) {
+                return Ok(Some(path));
+            }
             return if required {
                 Err(Error::fetch(format!(
                     "--model {repo_id}: offline (HF_HUB_OFFLINE) and {file} is not in the Hugging Face cache ({})",
@@ -198,31 +200,50 @@ pub fn fetch_hf_repo(repo_id: &str) -> Result<PathBuf> {
             ))),
         }
     };
-    let config = get("config.json", true)?
-        .ok_or_else(|| Error::fetch(format!("--model {repo_id}: no config.json")))?;
-    get("tokenizer.json", true)?;
-    get("tokenizer_config.json", false)?;
-    get("generation_config.json", false)?;
-    if get("model.safetensors", false)?.is_none() {
-        let index = get("model.safetensors.index.json", true)?.ok_or_else(|| {
-            Error::fetch(format!("--model {repo_id}: no model.safetensors or index"))
-        })?;
-        let text = std::fs::read_to_string(&index).map_err(|e| Error::io(&index, e))?;
-        let json: serde_json::Value = serde_json::from_str(&text)
-            .map_err(|e| Error::model(&index, format!("invalid JSON: {e}")))?;
-        let mut shards: Vec<String> = json["weight_map"]
-            .as_object()
-            .map(|m| {
-                m.values()
-                    .filter_map(|v| v.as_str().map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default();
-        shards.sort();
-        shards.dedup();
-        for shard in shards {
-            get(&shard, true)?;
+    // Every file the folder needs, as paths in the cache's snapshot folders.
+    let fetch_all = || -> Result<Vec<PathBuf>> {
+        let mut paths = Vec::new();
+        for (file, required) in [
+            ("config.json", true),
+            ("tokenizer.json", true),
+            ("tokenizer_config.json", false),
+            ("generation_config.json", false),
+        ] {
+            paths.extend(get(file, required)?);
         }
+        if let Some(single) = get("model.safetensors", false)? {
+            paths.push(single);
+        } else {
+            let index = get("model.safetensors.index.json", true)?.ok_or_else(|| {
+                Error::fetch(format!("--model {repo_id}: no model.safetensors or index"))
+            })?;
+            let text = std::fs::read_to_string(&index).map_err(|e| Error::io(&index, e))?;
+            let json: serde_json::Value = serde_json::from_str(&text)
+                .map_err(|e| Error::model(&index, format!("invalid JSON: {e}")))?;
+            for shard in crate::model::source::shard_names(&json, &index)? {
+                paths.extend(get(&shard, true)?);
+            }
+            paths.push(index);
+        }
+        Ok(paths)
+    };
+    let one_folder = |paths: &[PathBuf]| -> Option<PathBuf> {
+        let first = paths.first()?.parent()?;
+        paths
+            .iter()
+            .all(|p| p.parent() == Some(first))
+            .then(|| first.to_path_buf())
+    };
+    // A file fetched for a newer revision lands in that revision's snapshot folder while
+    // files cached earlier sit in the old one; a second pass resolves all against the new.
+    let paths = fetch_all()?;
+    if let Some(folder) = one_folder(&paths) {
+        return Ok(folder);
     }
-    Ok(config.parent().map(Path::to_path_buf).unwrap_or_default())
+    one_folder(&fetch_all()?).ok_or_else(|| {
+        Error::fetch(format!(
+            "--model {repo_id}: the cached files belong to different revisions; remove {} and try again",
+            cache.path().display()
+        ))
+    })
 }

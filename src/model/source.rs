@@ -312,24 +312,10 @@ impl ModelSource {
                 "no weights in the model folder (model.safetensors or model.safetensors.index.json)",
             ));
         };
-        let map = index
-            .get("weight_map")
-            .and_then(|m| m.as_object())
-            .ok_or_else(|| Error::model(&index_path, "no \"weight_map\" object"))?;
-        let mut names = BTreeSet::new();
-        for file in map.values() {
-            let file = file.as_str().ok_or_else(|| {
-                Error::model(&index_path, "weight_map holds a non-string file name")
-            })?;
-            if file.contains('/') || file.contains('\\') || file.starts_with("..") {
-                return Err(Error::model(
-                    &index_path,
-                    format!("weight_map names a file outside the folder: {file}"),
-                ));
-            }
-            names.insert(file.to_string());
-        }
-        let files: Vec<PathBuf> = names.into_iter().map(|n| dir.join(n)).collect();
+        let files: Vec<PathBuf> = shard_names(&index, &index_path)?
+            .into_iter()
+            .map(|n| dir.join(n))
+            .collect();
         for file in &files {
             if !file.exists() {
                 return Err(Error::model(
@@ -416,6 +402,32 @@ impl ModelSource {
             tensors,
         })
     }
+}
+
+/// The shard files a safetensors index (model.safetensors.index.json at `index_path`)
+/// names, each a plain file name in the index's own folder.
+pub(crate) fn shard_names(
+    index: &serde_json::Value,
+    index_path: &Path,
+) -> Result<BTreeSet<String>> {
+    let map = index
+        .get("weight_map")
+        .and_then(|m| m.as_object())
+        .ok_or_else(|| Error::model(index_path, "no \"weight_map\" object"))?;
+    let mut names = BTreeSet::new();
+    for file in map.values() {
+        let file = file
+            .as_str()
+            .ok_or_else(|| Error::model(index_path, "weight_map holds a non-string file name"))?;
+        if file.contains('/') || file.contains('\\') || file.starts_with("..") {
+            return Err(Error::model(
+                index_path,
+                format!("weight_map names a file outside the folder: {file}"),
+            ));
+        }
+        names.insert(file.to_string());
+    }
+    Ok(names)
 }
 
 fn read_json_if_present(path: &Path) -> Result<Option<serde_json::Value>> {
