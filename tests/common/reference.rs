@@ -1,5 +1,9 @@
 //! Plain CPU references, accumulating in f64. They share no code with the kernels.
 
+use shaderlm::kernels::matrix::quantize;
+use shaderlm::kernels::WeightFormat;
+use shaderlm::model::tensor::DType;
+
 /// y[m, n] = sum_k x[m, k] * w[n, k] (+ bias[n])
 pub fn matmul(
     x: &[f32],
@@ -367,4 +371,17 @@ pub fn dequantize_blocks(kind: &str, bytes: &[u8]) -> Vec<f32> {
         other => panic!("no reference dequantizer for {other}"),
     }
     out
+}
+
+/// `w` rounded as `format` stores it: f16 through the `half` crate, quantized formats
+/// through GGUF blocks decoded by the independent reference.
+pub fn stored_weights(w: &[f32], format: WeightFormat) -> Vec<f32> {
+    let blocks = |dtype| dequantize_blocks(format.name(), &quantize(dtype, w));
+    match format {
+        WeightFormat::F32 => w.to_vec(),
+        WeightFormat::F16 => w.iter().map(|&v| half::f16::from_f32(v).to_f32()).collect(),
+        WeightFormat::Q8_0 => blocks(DType::Q8_0),
+        WeightFormat::Q4_0 => blocks(DType::Q4_0),
+        WeightFormat::Q4_1 => blocks(DType::Q4_1),
+    }
 }

@@ -51,7 +51,7 @@ fn check_embedding(
     })
     .unwrap();
     // The rows exactly as stored: gathering adds no error of its own.
-    let stored = packed.dequantize();
+    let stored = reference::stored_weights(&table, format);
     let expected: Vec<f64> = ids
         .iter()
         .flat_map(|&id| to_f64(&stored[id as usize * cols..][..cols]))

@@ -102,11 +102,13 @@ fn check(case: Case) {
         }
         y
     };
-    // Exactly what the kernel was given: the packed weights and the staged inputs.
+    // Exactly what the kernel was given: the weights as their format stores them (decoded
+    // here independently of the library's packing) and the staged inputs.
+    let given_w = reference::stored_weights(&w, format);
     let staged_x = reference::unstage_rows(&staged.read_u32(gpu).unwrap(), tokens, k, layout.int8);
     let exact = add(reference::matmul(
         &staged_x,
-        &packed.dequantize(),
+        &given_w,
         bias.then_some(&b),
         tokens,
         n,
@@ -115,7 +117,7 @@ fn check(case: Case) {
     let abs = |v: &[f32]| v.iter().map(|a| a.abs()).collect::<Vec<f32>>();
     let mut magnitude = reference::matmul(
         &abs(&staged_x),
-        &abs(&packed.dequantize()),
+        &abs(&given_w),
         bias.then_some(&abs(&b)),
         tokens,
         n,
