@@ -110,11 +110,19 @@ struct StopFilter {
 impl StopFilter {
     /// Adds `piece`; returns (text now safe to emit, whether a stop text was found).
     fn push(&mut self, piece: &str) -> (String, bool) {
+        // A stop text not found before must end in the new piece: search only the tail that
+        // could hold it, so each token costs the same however long the answer grows.
+        let longest = self.stops.iter().map(String::len).max().unwrap_or(0);
+        let mut start = self.text.len().saturating_sub(longest.saturating_sub(1));
         self.text.push_str(piece);
+        while !self.text.is_char_boundary(start) {
+            start -= 1;
+        }
+        let tail = &self.text[start..];
         if let Some(at) = self
             .stops
             .iter()
-            .filter_map(|s| self.text.find(s.as_str()))
+            .filter_map(|s| tail.find(s.as_str()).map(|i| start + i))
             .min()
         {
             self.text.truncate(at);
@@ -291,5 +299,17 @@ mod tests {
         assert_eq!(g.push("a\nUs"), ("a".to_string(), false));
         assert_eq!(g.push("eful"), ("\nUseful".to_string(), false));
         assert_eq!(g.flush(), "");
+
+        // A multi-byte stop text arriving one character per token, after a long answer.
+        let mut h = StopFilter {
+            stops: vec!["ééx".into()],
+            text: String::new(),
+            emitted: 0,
+        };
+        assert_eq!(h.push(&"ab".repeat(500)), ("ab".repeat(500), false));
+        assert_eq!(h.push("é"), (String::new(), false));
+        assert_eq!(h.push("é"), (String::new(), false));
+        assert_eq!(h.push("x"), (String::new(), true));
+        assert_eq!(h.text, "ab".repeat(500));
     }
 }

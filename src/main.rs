@@ -108,13 +108,8 @@ impl ModelArgs {
                 let path = PathBuf::from(model);
                 if path.exists() {
                     Ok(path)
-                } else if looks_like_repo_id(model) && cfg!(feature = "hf-hub") {
-                    fetch_repo(model)
                 } else if looks_like_repo_id(model) {
-                    Err(Error::usage(format!(
-                        "--model {model}: no such file or folder; fetching Hugging Face repos needs a build \
-                         with the hf-hub feature (cargo build --release --features hf-hub)"
-                    )))
+                    fetch_repo(model)
                 } else {
                     Err(Error::model(&path, "no such file or folder"))
                 }
@@ -139,7 +134,8 @@ fn fetch_repo(repo_id: &str) -> Result<PathBuf> {
 #[cfg(not(feature = "hf-hub"))]
 fn fetch_repo(repo_id: &str) -> Result<PathBuf> {
     Err(Error::usage(format!(
-        "--model {repo_id}: this build cannot fetch Hugging Face repos"
+        "--model {repo_id}: no such file or folder; fetching Hugging Face repos needs a build \
+         with the hf-hub feature (cargo build --release --features hf-hub)"
     )))
 }
 
@@ -340,7 +336,7 @@ fn run_generate(args: GenerateArgs) -> Result<()> {
     // Everything about the prompt is checked before any GPU work.
     let ctx = load.context(&source.config)?;
     let text = if args.chat {
-        let template = source.chat_template()?.ok_or_else(|| {
+        let template = source.compile_chat_template()?.ok_or_else(|| {
             Error::model(
                 &source.path,
                 "the model has no chat template (needed by --chat)",

@@ -101,7 +101,7 @@ impl Model {
             runtime.max_batch,
         )?;
         plan.check(&gpu, ctx)?;
-        let chat_template = source.chat_template()?;
+        let chat_template = source.compile_chat_template()?;
         let verbose = options.verbose;
         let terminal = std::io::stderr().is_terminal();
         let weights = GpuWeights::upload(&gpu, &source, options.dtype, |done, total| {

@@ -82,7 +82,7 @@ impl ModelSource {
     }
 
     /// The model's chat template, compiled, if it has one.
-    pub fn chat_template(&self) -> Result<Option<ChatTemplate>> {
+    pub fn compile_chat_template(&self) -> Result<Option<ChatTemplate>> {
         self.chat_template
             .as_deref()
             .map(|text| {
