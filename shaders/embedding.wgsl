@@ -35,10 +35,6 @@ fn block_scale(row: u32, b: u32) -> u32 {
     return scale_texel(scales, row, p.per_row, b / 4u)[b % 4u];
 }
 
-fn byte_of(word: u32, j: u32) -> u32 {
-    return (word >> (8u * (j % 4u))) & 0xFFu;
-}
-
 @compute @workgroup_size(WG)
 fn gather_f32(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
               @builtin(local_invocation_index) lid: u32) {
@@ -75,15 +71,12 @@ fn gather_q8_0(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
     let g = at.y * p.per_row + k / 32u;
     let j = k % 32u;
     let t = textureLoad(table, texel_at(2u * g + j / 16u), 0);
-    let q = f32(i32(byte_of(t[(j % 16u) / 4u], j) << 24u) >> 24u);
-    out[at.z] = unpack2x16float(block_scale(at.y, k / 32u)).x * q;
+    out[at.z] = unpack2x16float(block_scale(at.y, k / 32u)).x * byte_at(t, j % 16u);
 }
 
+// Weight k % 32 of the 4-bit block in texel g.
 fn nibble(g: u32, k: u32) -> f32 {
-    let j = k % 32u;
-    let t = textureLoad(table, texel_at(g), 0);
-    let byte = byte_of(t[(j % 16u) / 4u], j);
-    return f32(select(byte & 15u, byte >> 4u, j >= 16u));
+    return nibble_at(textureLoad(table, texel_at(g), 0), k % 32u);
 }
 
 @compute @workgroup_size(WG)
