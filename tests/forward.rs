@@ -24,7 +24,9 @@ fn check_model(
     decode_steps: usize,
     max_batch: Option<usize>,
 ) {
-    let weights = tiny_model::random_weights(&shape, &mut common::rng(common::seed()));
+    // One seed for the weights and the tokens, so the printed seed repeats the whole case.
+    let seed = common::seed();
+    let weights = tiny_model::random_weights(&shape, &mut common::rng(seed));
     let dir = tiny_model::temp_dir(name);
     tiny_model::write_folder(&dir, &shape, &weights);
     check_loaded(
@@ -37,6 +39,7 @@ fn check_model(
         max_batch,
         None,
         TOLERANCE,
+        seed,
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -54,9 +57,10 @@ fn check_loaded(
     max_batch: Option<usize>,
     dtype: Option<WeightFormat>,
     tolerance: f64,
+    seed: u64,
 ) {
-    let seed = common::seed();
-    let mut rng = common::rng(seed);
+    // The tokens: a stream apart from the weights', derived from the same seed.
+    let mut rng = common::rng(seed.wrapping_add(1));
     let total = prompt_len + decode_steps;
     let tokens: Vec<u32> = (0..total)
         .map(|_| rng.random_range(0..shape.vocab as u32))
@@ -196,7 +200,9 @@ fn as_stored(weights: &HashMap<String, Vec<f32>>, dtype: DType) -> HashMap<Strin
 #[test]
 fn gguf_files_of_every_tensor_type() {
     let shape = block_shape();
-    let weights = tiny_model::random_weights(&shape, &mut common::rng(common::seed()));
+    // One seed for the weights and the tokens, so the printed seed repeats the whole case.
+    let seed = common::seed();
+    let weights = tiny_model::random_weights(&shape, &mut common::rng(seed));
     for dtype in [
         DType::F32,
         DType::F16,
@@ -224,6 +230,7 @@ fn gguf_files_of_every_tensor_type() {
             None,
             Some(WeightFormat::F32),
             TOLERANCE,
+            seed,
         );
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -236,7 +243,9 @@ fn sharded_half_precision_folders() {
         qkv_bias: true,
         ..block_shape()
     };
-    let weights = tiny_model::random_weights(&shape, &mut common::rng(common::seed()));
+    // One seed for the weights and the tokens, so the printed seed repeats the whole case.
+    let seed = common::seed();
+    let weights = tiny_model::random_weights(&shape, &mut common::rng(seed));
     for dtype in [safetensors::Dtype::F16, safetensors::Dtype::BF16] {
         let dir = tiny_model::temp_dir(&format!("sharded-{dtype:?}"));
         tiny_model::write_folder_with(&dir, &shape, &weights, dtype, 2);
@@ -253,6 +262,7 @@ fn sharded_half_precision_folders() {
             None,
             None,
             TOLERANCE,
+            seed,
         );
         let _ = std::fs::remove_dir_all(&dir);
     }
