@@ -267,9 +267,10 @@ fn ctrl_c_stops_after_the_current_token() {
     assert!(!stderr.contains("generated 4000 tokens"), "{stderr}");
 }
 
-#[test]
-fn chat_keeps_the_cache_between_turns_and_resets() {
-    let dir = model("chat", false);
+/// `shaderlm chat` (greedy, plus `args`) on a tiny model with a simple chat template, fed
+/// `input` on stdin.
+fn chat(name: &str, args: &[&str], input: &[u8]) -> Output {
+    let dir = model(name, false);
     let template = "{% for m in messages %}w1 {{ m.content }} w2 {% endfor %}{% if add_generation_prompt %}w3{% endif %}";
     std::fs::write(
         dir.join("tokenizer_config.json"),
@@ -277,18 +278,20 @@ fn chat_keeps_the_cache_between_turns_and_resets() {
     )
     .unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_shaderlm"))
-        .args(["chat", "-m", path(&dir), "-n", "5", "--temp", "0"])
+        .args(["chat", "-m", path(&dir), "--temp", "0"])
+        .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::io::Write::write_all(
-        child.stdin.as_mut().unwrap(),
-        b"w5 w6\nw7\n/reset\nw8\n/exit\n",
-    )
-    .unwrap();
-    let out = child.wait_with_output().unwrap();
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn chat_keeps_the_cache_between_turns_and_resets() {
+    let out = chat("chat", &["-n", "5"], b"w5 w6\nw7\n/reset\nw8\n/exit\n");
     let stderr = expect(&out, 0, &["(conversation reset)"]);
     // "[prefill N new of M prompt tokens, ..."
     let turns: Vec<(usize, usize)> = stderr
@@ -320,36 +323,11 @@ fn chat_keeps_the_cache_between_turns_and_resets() {
 /// prefilled again; the chat goes on.
 #[test]
 fn chat_drops_the_oldest_turns_when_the_context_fills() {
-    let dir = model("chat-full", false);
-    let template = "{% for m in messages %}w1 {{ m.content }} w2 {% endfor %}{% if add_generation_prompt %}w3{% endif %}";
-    std::fs::write(
-        dir.join("tokenizer_config.json"),
-        serde_json::json!({ "chat_template": template }).to_string(),
-    )
-    .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_shaderlm"))
-        .args([
-            "chat",
-            "-m",
-            path(&dir),
-            "-c",
-            "32",
-            "-n",
-            "3",
-            "--temp",
-            "0",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::io::Write::write_all(
-        child.stdin.as_mut().unwrap(),
+    let out = chat(
+        "chat-full",
+        &["-c", "32", "-n", "3"],
         b"w5 w6 w7\nw8 w9 w5\nw6 w7 w8\nw9 w5 w6\nw7 w8 w9\nw5 w6 w7\n/exit\n",
-    )
-    .unwrap();
-    let out = child.wait_with_output().unwrap();
+    );
     let stderr = expect(
         &out,
         0,
