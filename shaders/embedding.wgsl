@@ -43,7 +43,7 @@ fn gather_f32(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
         return;
     }
     let k = at.z % p.cols;
-    let t = textureLoad(table, texel_at(at.y * p.per_row + k / 4u), 0);
+    let t = textureLoad(table, row_texel(at.y, p.per_row, k / 4u), 0);
     out[at.z] = bitcast<f32>(t[k % 4u]);
 }
 
@@ -55,7 +55,7 @@ fn gather_f16(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
         return;
     }
     let k = at.z % p.cols;
-    let t = textureLoad(table, texel_at(at.y * p.per_row + k / 8u), 0);
+    let t = textureLoad(table, row_texel(at.y, p.per_row, k / 8u), 0);
     let pair = unpack2x16float(t[(k % 8u) / 2u]);
     out[at.z] = select(pair.x, pair.y, (k % 2u) == 1u);
 }
@@ -68,15 +68,14 @@ fn gather_q8_0(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
         return;
     }
     let k = at.z % p.cols;
-    let g = at.y * p.per_row + k / 32u;
     let j = k % 32u;
-    let t = textureLoad(table, texel_at(2u * g + j / 16u), 0);
+    let t = textureLoad(table, row_texel(at.y, 2u * p.per_row, 2u * (k / 32u) + j / 16u), 0);
     out[at.z] = unpack2x16float(block_scale(at.y, k / 32u)).x * byte_at(t, j % 16u);
 }
 
-// Weight k % 32 of the 4-bit block in texel g.
-fn nibble(g: u32, k: u32) -> f32 {
-    return nibble_at(textureLoad(table, texel_at(g), 0), k % 32u);
+// Weight k of `row` in a table of 4-bit blocks.
+fn nibble(row: u32, k: u32) -> f32 {
+    return nibble_at(textureLoad(table, row_texel(row, p.per_row, k / 32u), 0), k % 32u);
 }
 
 @compute @workgroup_size(WG)
@@ -87,8 +86,7 @@ fn gather_q4_0(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
         return;
     }
     let k = at.z % p.cols;
-    let g = at.y * p.per_row + k / 32u;
-    out[at.z] = unpack2x16float(block_scale(at.y, k / 32u)).x * (nibble(g, k) - 8.0);
+    out[at.z] = unpack2x16float(block_scale(at.y, k / 32u)).x * (nibble(at.y, k) - 8.0);
 }
 
 @compute @workgroup_size(WG)
@@ -99,7 +97,6 @@ fn gather_q4_1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
         return;
     }
     let k = at.z % p.cols;
-    let g = at.y * p.per_row + k / 32u;
     let dm = unpack2x16float(block_scale(at.y, k / 32u));
-    out[at.z] = dm.x * nibble(g, k) + dm.y;
+    out[at.z] = dm.x * nibble(at.y, k) + dm.y;
 }

@@ -4,6 +4,11 @@
 // Weight matrices live in Rgba32Uint textures read as one long run of 16-byte texels: texel
 // i sits at (i % TEXTURE_WIDTH, i / TEXTURE_WIDTH). Texture fetches are the fast path for
 // per-invocation gathers on CPU-type adapters, and read through the texture cache on GPUs.
+// Rows are interleaved in groups of ROW_GROUP: unit u (a texel) of row r is texel
+// ((r / ROW_GROUP) * units_per_row + u) * ROW_GROUP + r % ROW_GROUP, so invocations working
+// on neighbouring rows at the same unit read one contiguous run of memory (one stream for
+// a CPU's prefetcher instead of one per row; coalesced on GPUs). A matrix's last group is
+// padded to whole rows.
 //   f32:  4 weights per texel.        f16: 8 per texel (two per u32, low half first).
 //   q8_0: a block of 32 int8 weights is 2 texels; q4_0 and q4_1: a block is 1 texel
 //         (byte j holds weight j in its low nibble and weight j + 16 in its high nibble).
@@ -18,13 +23,20 @@
 //   value of largest magnitude is kept exactly and stands as 0 among the int8 values
 //   (see staging.wgsl).
 
+const ROW_GROUP: u32 = 8u;
+
 fn texel_at(i: u32) -> vec2<u32> {
     return vec2<u32>(i % TEXTURE_WIDTH, i / TEXTURE_WIDTH);
 }
 
+// Texel u of `row` in a matrix of `per_row` texels per row (rows interleaved, see above).
+fn row_texel(row: u32, per_row: u32, u: u32) -> vec2<u32> {
+    return texel_at(((row / ROW_GROUP) * per_row + u) * ROW_GROUP + row % ROW_GROUP);
+}
+
 // The scales of blocks 4g..4g+3 of `row`, for rows of `blocks` blocks.
 fn scale_texel(scales: texture_2d<u32>, row: u32, blocks: u32, g: u32) -> vec4<u32> {
-    return textureLoad(scales, texel_at(row * ((blocks + 3u) / 4u) + g), 0);
+    return textureLoad(scales, row_texel(row, (blocks + 3u) / 4u, g), 0);
 }
 
 // Sum over 16 int8 pairs packed in two words each of a and b.

@@ -1,15 +1,18 @@
-// Shared by matmul_{f32,f16,q8_0,q4_0,q4_1}.wgsl (prepended by src/kernels/matmul.rs): the
-// parameters, the bias and output bindings, the epilogue and the two entry points.
+// Shared by matmul_{f32,f16,q8_0,q4_0,q4_1}.wgsl (prepended by src/kernels/matmul.rs with
+// a reader of the staged x, staged_x.wgsl or its subgroup twin): the parameters, the bias
+// and output bindings, the epilogue and the two entry points.
 //
 // Y[t, y_offset + r] (+)= sum_k W[r, k] * X[t, k] (+ bias[y_offset + r]) for the rows r of
 // one shard of W and the tokens t of the step. Each format file defines its bindings and
 //   fn row_scales(row: u32, g: u32) -> vec4<u32>  the scales of blocks 4g..4g+3 of a row;
-//   fn load_block(i: u32, scale: u32) -> Block    unit i of W (a block or a texel);
-//   fn token_dot(w: Block, b: u32, t: u32) -> f32 sum over unit b of a row times token t.
+//   fn load_block(row: u32, b: u32, scale: u32) -> Block  unit b of a row (a block or a texel);
+//   fn x_block(t: u32, b: u32) -> XBlock            the values of x under unit b, token t;
+//   fn token_dot(w: Block, x: XBlock) -> f32        their sum of products.
 // `decode` computes one token with ROWS rows per invocation; `prefill` TOKENS tokens per
 // invocation (taken from workgroup_id.y), one row each. `decode` visits units in groups of
 // four so a quantized format fetches one texel of scales per four blocks. Neither entry
-// uses workgroup memory or barriers.
+// uses workgroup memory or barriers, and no invocation leaves before the others are done
+// reading x (the subgroup reader needs them all).
 
 struct Params {
     rows: u32,        // rows of W in this shard
@@ -22,6 +25,19 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
+
+// Block b of token t's row staged as int8 (for the quantized formats): 32 int8 values and
+// (s, s * sum, outlier, outlier index).
+struct XInt8 {
+    q0: vec4<u32>,
+    q1: vec4<u32>,
+    s: vec4<f32>,
+}
+
+fn x_int8(t: u32, b: u32) -> XInt8 {
+    let q = x_vec8(t, 2u * b);
+    return XInt8(q[0], q[1], bitcast<vec4<f32>>(x_vec4(t, XQ + b)));
+}
 @group(0) @binding(4) var<storage, read> bias: array<f32>;
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 
@@ -42,14 +58,13 @@ fn store(row: u32, t: u32, acc: f32) {
 
 @compute @workgroup_size(WG)
 fn decode(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let first = (wid.x * WG + lid) * ROWS;
-    if (first >= p.rows) {
-        return;
-    }
-    // ROWS rows share every load of x; rows past the end repeat the last one.
+    // ROWS rows, WG apart, share every load of x (neighbouring invocations take neighbouring
+    // rows, whose units are neighbours in memory); rows past the end repeat the last one.
+    x_setup();
+    let first = wid.x * WG * ROWS + lid;
     var row: array<u32, ROWS>;
     for (var r = 0u; r < ROWS; r++) {
-        row[r] = min(first + r, p.rows - 1u);
+        row[r] = min(first + r * WG, p.rows - 1u);
     }
     var acc: array<f32, ROWS>;
     for (var g = 0u; g * 4u < p.per_row; g++) {
@@ -59,34 +74,34 @@ fn decode(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index
         }
         for (var j = 0u; j < min(4u, p.per_row - 4u * g); j++) {
             let b = 4u * g + j;
+            let xb = x_block(0u, b);
             for (var r = 0u; r < ROWS; r++) {
-                acc[r] += token_dot(load_block(row[r] * p.per_row + b, scales[r][j]), b, 0u);
+                acc[r] += token_dot(load_block(row[r], b, scales[r][j]), xb);
             }
         }
     }
     for (var r = 0u; r < ROWS; r++) {
-        store(first + r, 0u, acc[r]);
+        store(first + r * WG, 0u, acc[r]);
     }
 }
 
 @compute @workgroup_size(WG)
 fn prefill(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let row = wid.x * WG + lid;
-    if (row >= p.rows) {
-        return;
-    }
-    // TOKENS tokens share every unit of W; missing tokens repeat the last.
+    x_setup();
+    // Rows past the end repeat the last one; TOKENS tokens share every unit of W, and
+    // missing tokens repeat the last.
+    let row = min(wid.x * WG + lid, p.rows - 1u);
     let t0 = wid.y * TOKENS;
     let last = p.tokens - 1u;
     var acc: array<f32, TOKENS>;
     for (var b = 0u; b < p.per_row; b++) {
         // Each unit is used TOKENS times, so fetching its scale alone costs little here.
-        let w = load_block(row * p.per_row + b, row_scales(row, b / 4u)[b % 4u]);
+        let w = load_block(row, b, row_scales(row, b / 4u)[b % 4u]);
         for (var i = 0u; i < TOKENS; i++) {
-            acc[i] += token_dot(w, b, min(t0 + i, last));
+            acc[i] += token_dot(w, x_block(min(t0 + i, last), b));
         }
     }
     for (var i = 0u; i < TOKENS; i++) {
-        store(row, t0 + i, acc[i]);
+        store(wid.x * WG + lid, t0 + i, acc[i]);
     }
 }

@@ -2,7 +2,6 @@
 // shader feature is needed) and X staged as f32 rows.
 
 @group(0) @binding(1) var weights: texture_2d<u32>;
-@group(0) @binding(3) var<uniform> x: array<array<vec4<f32>, XP>, XR>;
 
 // Float formats have no scales.
 fn row_scales(row: u32, g: u32) -> vec4<u32> {
@@ -14,12 +13,23 @@ struct Block {
     w1: vec4<f32>,   // weights 4..7
 }
 
-fn load_block(i: u32, scale: u32) -> Block {
-    let h = textureLoad(weights, texel_at(i), 0);
+fn load_block(row: u32, b: u32, scale: u32) -> Block {
+    let h = textureLoad(weights, row_texel(row, p.per_row, b), 0);
     return Block(vec4<f32>(unpack2x16float(h.x), unpack2x16float(h.y)),
                  vec4<f32>(unpack2x16float(h.z), unpack2x16float(h.w)));
 }
 
-fn token_dot(w: Block, b: u32, t: u32) -> f32 {
-    return dot(w.w0, x[t][2u * b]) + dot(w.w1, x[t][2u * b + 1u]);
+// The 8 values of x under unit b.
+struct XBlock {
+    x0: vec4<f32>,
+    x1: vec4<f32>,
+}
+
+fn x_block(t: u32, b: u32) -> XBlock {
+    let v = x_vec8(t, 2u * b);
+    return XBlock(bitcast<vec4<f32>>(v[0]), bitcast<vec4<f32>>(v[1]));
+}
+
+fn token_dot(w: Block, x: XBlock) -> f32 {
+    return dot(w.w0, x.x0) + dot(w.w1, x.x1);
 }

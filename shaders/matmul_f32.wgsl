@@ -1,7 +1,6 @@
 // Y = W X with W in f32 (4 weights per texel) and X staged as f32 rows.
 
 @group(0) @binding(1) var weights: texture_2d<u32>;
-@group(0) @binding(3) var<uniform> x: array<array<vec4<f32>, XP>, XR>;
 
 // Float formats have no scales.
 fn row_scales(row: u32, g: u32) -> vec4<u32> {
@@ -12,10 +11,19 @@ struct Block {
     w: vec4<f32>,
 }
 
-fn load_block(i: u32, scale: u32) -> Block {
-    return Block(bitcast<vec4<f32>>(textureLoad(weights, texel_at(i), 0)));
+fn load_block(row: u32, b: u32, scale: u32) -> Block {
+    return Block(bitcast<vec4<f32>>(textureLoad(weights, row_texel(row, p.per_row, b), 0)));
 }
 
-fn token_dot(w: Block, b: u32, t: u32) -> f32 {
-    return dot(w.w, x[t][b]);
+// The 4 values of x under unit b.
+struct XBlock {
+    x: vec4<f32>,
+}
+
+fn x_block(t: u32, b: u32) -> XBlock {
+    return XBlock(bitcast<vec4<f32>>(x_vec4(t, b)));
+}
+
+fn token_dot(w: Block, x: XBlock) -> f32 {
+    return dot(w.w, x.x);
 }

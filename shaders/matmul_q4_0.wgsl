@@ -4,8 +4,6 @@
 
 @group(0) @binding(1) var weights: texture_2d<u32>;
 @group(0) @binding(2) var scales: texture_2d<u32>;
-struct XRow { q: array<vec4<u32>, XQ>, s: array<vec4<f32>, XS> }
-@group(0) @binding(3) var<uniform> x: array<XRow, XR>;
 
 fn row_scales(row: u32, g: u32) -> vec4<u32> {
     return scale_texel(scales, row, p.per_row, g);
@@ -18,15 +16,19 @@ struct Block {
     d: f32,
 }
 
-fn load_block(i: u32, scale: u32) -> Block {
-    let q = textureLoad(weights, texel_at(i), 0);
+fn load_block(row: u32, b: u32, scale: u32) -> Block {
+    let q = textureLoad(weights, row_texel(row, p.per_row, b), 0);
     let nibbles = vec4<u32>(0x0F0F0F0Fu);
     return Block(q, q & nibbles, (q >> vec4<u32>(4u)) & nibbles, unpack2x16float(scale).x);
 }
 
-fn token_dot(w: Block, b: u32, t: u32) -> f32 {
-    let isum = dot16_i8(w.lo, x[t].q[2u * b]) + dot16_i8(w.hi, x[t].q[2u * b + 1u]);
-    let s = x[t].s[b];
+fn x_block(t: u32, b: u32) -> XInt8 {
+    return x_int8(t, b);
+}
+
+fn token_dot(w: Block, x: XInt8) -> f32 {
+    let isum = dot16_i8(w.lo, x.q0) + dot16_i8(w.hi, x.q1);
+    let s = x.s;
     let outlier = (nibble_at(w.q, u32(s.w)) - 8.0) * s.z;
     return w.d * (s.x * f32(isum) - 8.0 * s.y + outlier);
 }

@@ -4,8 +4,6 @@
 
 @group(0) @binding(1) var weights: texture_2d<u32>;
 @group(0) @binding(2) var scales: texture_2d<u32>;
-struct XRow { q: array<vec4<u32>, XQ>, s: array<vec4<f32>, XS> }
-@group(0) @binding(3) var<uniform> x: array<XRow, XR>;
 
 fn row_scales(row: u32, g: u32) -> vec4<u32> {
     return scale_texel(scales, row, p.per_row, g);
@@ -17,15 +15,19 @@ struct Block {
     d: f32,
 }
 
-fn load_block(i: u32, scale: u32) -> Block {
-    let q0 = textureLoad(weights, texel_at(2u * i), 0);
-    let q1 = textureLoad(weights, texel_at(2u * i + 1u), 0);
+fn load_block(row: u32, b: u32, scale: u32) -> Block {
+    let q0 = textureLoad(weights, row_texel(row, 2u * p.per_row, 2u * b), 0);
+    let q1 = textureLoad(weights, row_texel(row, 2u * p.per_row, 2u * b + 1u), 0);
     return Block(q0, q1, unpack2x16float(scale).x);
 }
 
-fn token_dot(w: Block, b: u32, t: u32) -> f32 {
-    let isum = dot16_i8(w.q0, x[t].q[2u * b]) + dot16_i8(w.q1, x[t].q[2u * b + 1u]);
-    let s = x[t].s[b];
+fn x_block(t: u32, b: u32) -> XInt8 {
+    return x_int8(t, b);
+}
+
+fn token_dot(w: Block, x: XInt8) -> f32 {
+    let isum = dot16_i8(w.q0, x.q0) + dot16_i8(w.q1, x.q1);
+    let s = x.s;
     let index = u32(s.w);
     let outlier = byte_at(select(w.q0, w.q1, index >= 16u), index % 16u) * s.z;
     return w.d * (s.x * f32(isum) + outlier);

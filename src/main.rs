@@ -671,6 +671,11 @@ fn run_info(args: InfoArgs) -> Result<()> {
         l.max_storage_buffer_binding_size >> 20
     );
     println!(
+        "  max uniform binding   {} bytes ({} KiB)",
+        l.max_uniform_buffer_binding_size,
+        l.max_uniform_buffer_binding_size >> 10
+    );
+    println!(
         "  max buffer            {} bytes ({} MiB)",
         l.max_buffer_size,
         l.max_buffer_size >> 20

@@ -44,11 +44,58 @@ struct Shard {
     first_row: u32,
 }
 
-fn preamble(w: &GpuMatrix, layout: &StagedLayout, workgroup: u32, rows: u32) -> String {
+/// How the invocations of a matmul read the staged x, which they all read at the same place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum XReader {
+    /// Every invocation loads what it uses (`shaders/staged_x.wgsl`).
+    Portable,
+    /// Each lane of a subgroup loads one word in 8 and subgroupBroadcast shares them
+    /// (`shaders/subgroup/staged_x.wgsl`): on CPU-type adapters a uniform load at a computed
+    /// offset is a per-lane gather, so this does an eighth of the gathers.
+    Subgroup,
+}
+
+impl XReader {
+    /// The subgroup reader where subgroups hold at least 8 invocations
+    /// (`SHADERLM_PORTABLE=1` forces the portable one).
+    pub fn for_gpu(gpu: &Gpu) -> XReader {
+        let forced_portable = std::env::var("SHADERLM_PORTABLE").is_ok_and(|v| v == "1");
+        if forced_portable {
+            XReader::Portable
+        } else {
+            *Self::available(gpu).last().unwrap_or(&XReader::Portable)
+        }
+    }
+
+    /// Every reader this adapter can run (tests check each).
+    pub fn available(gpu: &Gpu) -> Vec<XReader> {
+        let mut all = vec![XReader::Portable];
+        if gpu.has_subgroups() && gpu.info.subgroup_min_size >= 8 {
+            all.push(XReader::Subgroup);
+        }
+        all
+    }
+
+    fn source(self) -> &'static str {
+        match self {
+            XReader::Portable => shader!("staged_x").wgsl,
+            XReader::Subgroup => shader!("subgroup/staged_x").wgsl,
+        }
+    }
+}
+
+fn preamble(
+    w: &GpuMatrix,
+    layout: &StagedLayout,
+    reader: XReader,
+    workgroup: u32,
+    rows: u32,
+) -> String {
     format!(
-        "const TEXTURE_WIDTH: u32 = {}u;\nconst WG: u32 = {workgroup}u;\nconst ROWS: u32 = {rows}u;\nconst TOKENS: u32 = {PREFILL_TOKENS}u;\n{}{}{}",
+        "const TEXTURE_WIDTH: u32 = {}u;\nconst WG: u32 = {workgroup}u;\nconst ROWS: u32 = {rows}u;\nconst TOKENS: u32 = {PREFILL_TOKENS}u;\n{}{}{}{}",
         w.texture_width,
         layout.consumer_preamble(),
+        reader.source(),
         include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/formats.wgsl")),
         include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/matmul_common.wgsl")),
     )
@@ -80,7 +127,13 @@ pub struct MatMul {
 impl MatMul {
     /// Binds `io` once, with the default decode shape.
     pub fn new(gpu: &Gpu, arena: &mut ParamArena, io: MatMulIo<'_>) -> Result<MatMul> {
-        Self::with_variant(gpu, arena, io, DecodeVariant::DEFAULT)
+        Self::with_variant(
+            gpu,
+            arena,
+            io,
+            DecodeVariant::DEFAULT,
+            XReader::for_gpu(gpu),
+        )
     }
 
     /// Like [`Self::new`] with the decode shape the tuner picks for this adapter, measured
@@ -95,7 +148,7 @@ impl MatMul {
         let key = format!("matmul decode {} {}x{}", w.format.name(), w.rows, w.cols);
         let variant = tuner.decode_variant(&key, |candidate| {
             let mut scratch = ParamArena::new(gpu, 2 * w.shards.len() as u32)?;
-            let m = Self::with_variant(gpu, &mut scratch, io, candidate)?;
+            let m = Self::with_variant(gpu, &mut scratch, io, candidate, XReader::for_gpu(gpu))?;
             let mut best = f64::INFINITY;
             for attempt in 0..4 {
                 let start = std::time::Instant::now();
@@ -110,15 +163,16 @@ impl MatMul {
             }
             Ok(best)
         })?;
-        Self::with_variant(gpu, arena, io, variant)
+        Self::with_variant(gpu, arena, io, variant, XReader::for_gpu(gpu))
     }
 
-    /// Like [`Self::new`] with an explicit decode shape.
+    /// Like [`Self::new`] with an explicit decode shape and reader of x.
     pub fn with_variant(
         gpu: &Gpu,
         arena: &mut ParamArena,
         io: MatMulIo<'_>,
         decode_variant: DecodeVariant,
+        reader: XReader,
     ) -> Result<MatMul> {
         let MatMulIo {
             w,
@@ -136,9 +190,16 @@ impl MatMul {
             )));
         }
         let source = source(w.format);
-        let decode_preamble = preamble(w, &layout, decode_variant.workgroup, decode_variant.rows);
+        let decode_preamble = preamble(
+            w,
+            &layout,
+            reader,
+            decode_variant.workgroup,
+            decode_variant.rows,
+        );
         let decode = gpu.pipeline(&source, &decode_preamble, "decode")?;
-        let prefill = gpu.pipeline(&source, &preamble(w, &layout, PREFILL_WG, 1), "prefill")?;
+        let prefill_preamble = preamble(w, &layout, reader, PREFILL_WG, 1);
+        let prefill = gpu.pipeline(&source, &prefill_preamble, "prefill")?;
         let has_bias = bias.is_some();
         let bias = bias.unwrap_or(gpu.dummy());
         let bytes = std::mem::size_of::<Params>();

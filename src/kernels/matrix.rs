@@ -1,7 +1,8 @@
 //! Weight matrices on the GPU, compact and in the layout `shaders/formats.wgsl` describes:
-//! the weights in an Rgba32Uint texture read as a run of 16-byte texels, and for quantized
-//! formats one u32 of scales per block of 32 in a second texture. A matrix whose texels do
-//! not fit one texture is split into shards of whole rows.
+//! the weights in an Rgba32Uint texture read as a run of 16-byte texels, rows interleaved in
+//! groups of [`ROW_GROUP`], and for quantized formats one u32 of scales per block of 32 in a
+//! second texture laid out the same way. A matrix whose texels do not fit one texture is
+//! split into shards of whole row groups.
 
 use crate::error::{Error, Result};
 use crate::gpu::{Gpu, TexelTexture};
@@ -327,6 +328,23 @@ pub struct GpuMatrix {
     pub shards: Vec<MatrixShard>,
 }
 
+/// Rows interleaved texel by texel on the GPU (formats.wgsl's ROW_GROUP): neighbouring
+/// invocations computing neighbouring rows then read one contiguous run of memory.
+pub const ROW_GROUP: usize = 8;
+
+/// Interleaves `rows` rows of `per_row` texels in groups of [`ROW_GROUP`]: texel u of row r
+/// goes to `((r / ROW_GROUP) * per_row + u) * ROW_GROUP + r % ROW_GROUP`; the last group is
+/// padded with zero texels.
+fn interleave_rows(texels: &[[u32; 4]], rows: usize, per_row: usize) -> Vec<[u32; 4]> {
+    let mut out = vec![[0u32; 4]; rows.div_ceil(ROW_GROUP) * ROW_GROUP * per_row];
+    for (r, row) in texels.chunks_exact(per_row.max(1)).take(rows).enumerate() {
+        for (u, &texel) in row.iter().enumerate() {
+            out[((r / ROW_GROUP) * per_row + u) * ROW_GROUP + r % ROW_GROUP] = texel;
+        }
+    }
+    out
+}
+
 /// The narrowest texture width weights use, in texels.
 const MIN_TEXTURE_WIDTH: u64 = 64;
 
@@ -350,8 +368,8 @@ impl GpuMatrix {
         Self::upload_sharded(gpu, label, packed, u64::MAX)
     }
 
-    /// Like [`Self::upload`] with at most `max_shard_texels` per shard (tests use it to
-    /// exercise sharding without gigabytes of weights).
+    /// Like [`Self::upload`] with at most `max_shard_texels` per shard, but at least one
+    /// row group (tests use it to exercise sharding without gigabytes of weights).
     pub fn upload_sharded(
         gpu: &Gpu,
         label: &str,
@@ -359,10 +377,13 @@ impl GpuMatrix {
         max_shard_texels: u64,
     ) -> Result<GpuMatrix> {
         let per_row = u64::from(packed.format.texels_per_row(packed.cols));
-        let width = Self::texture_width_for(gpu, per_row * u64::from(packed.rows));
+        let group = ROW_GROUP as u64;
+        let padded_rows = u64::from(packed.rows).div_ceil(group) * group;
+        let width = Self::texture_width_for(gpu, per_row * padded_rows);
         let capacity = (u64::from(width) * u64::from(gpu.limits.max_texture_dimension_2d))
             .min(max_shard_texels);
-        let rows_per_shard = (capacity / per_row.max(1)).clamp(1, u64::from(u32::MAX)) as u32;
+        let rows_per_shard =
+            (capacity / per_row.max(1) / group * group).clamp(group, u64::from(u32::MAX)) as u32;
         let blocks_per_row = packed.cols as u64 / BLOCK as u64;
         let mut shards = Vec::new();
         let mut first_row = 0u32;
@@ -378,7 +399,7 @@ impl GpuMatrix {
             let data = TexelTexture::upload(
                 gpu,
                 &name,
-                &packed.texels[start..end],
+                &interleave_rows(&packed.texels[start..end], rows as usize, per_row as usize),
                 width,
                 wgpu::TextureUsages::empty(),
             )?;
@@ -396,7 +417,7 @@ impl GpuMatrix {
                 Some(TexelTexture::upload(
                     gpu,
                     &format!("{name} scales"),
-                    &grouped,
+                    &interleave_rows(&grouped, rows as usize, blocks_per_row.div_ceil(4) as usize),
                     width,
                     wgpu::TextureUsages::empty(),
                 )?)

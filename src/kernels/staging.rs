@@ -90,11 +90,11 @@ impl StagedLayout {
 
     /// Constants for the matmul that reads this layout (see formats.wgsl).
     pub fn consumer_preamble(&self) -> String {
-        let (q, s) = self.int8_vec4s();
+        let (q, _) = self.int8_vec4s();
         format!(
-            "const XR: u32 = {}u;\nconst XP: u32 = {}u;\nconst XQ: u32 = {q}u;\nconst XS: u32 = {s}u;\n",
+            "const XR: u32 = {}u;\nconst XV: u32 = {}u;\nconst XQ: u32 = {q}u;\n",
             self.rows,
-            self.cols.div_ceil(4)
+            self.row_words() / 4
         )
     }
 

@@ -4,7 +4,7 @@
 use crate::common::{self, assert_close, random_vec, reference};
 use rand::Rng;
 use shaderlm::gpu::{ParamArena, StorageBuffer};
-use shaderlm::kernels::matmul::{MatMul, MatMulIo};
+use shaderlm::kernels::matmul::{MatMul, MatMulIo, XReader};
 use shaderlm::kernels::stage::Stage;
 use shaderlm::kernels::{run, DecodeVariant, GpuMatrix, PackedMatrix, StagedLayout, WeightFormat};
 
@@ -23,6 +23,7 @@ fn format_tolerance(format: WeightFormat) -> f64 {
     }
 }
 
+#[derive(Clone, Copy)]
 struct Case {
     format: WeightFormat,
     n: usize,
@@ -36,7 +37,14 @@ struct Case {
     variant: DecodeVariant,
 }
 
+/// Checks `case` with every reader of x this adapter has.
 fn check(case: Case) {
+    for reader in XReader::available(common::gpu()) {
+        check_with(case, reader);
+    }
+}
+
+fn check_with(case: Case, reader: XReader) {
     let Case {
         format,
         n,
@@ -83,7 +91,7 @@ fn check(case: Case) {
         y: &y_gpu.buffer,
         accumulate,
     };
-    let matmul = MatMul::with_variant(gpu, &mut arena, io, variant).unwrap();
+    let matmul = MatMul::with_variant(gpu, &mut arena, io, variant, reader).unwrap();
     run(gpu, &mut arena, "matmul test", |rec| {
         stage.encode(rec, tokens as u32);
         matmul.encode(rec, tokens as u32);
@@ -92,7 +100,8 @@ fn check(case: Case) {
     let out = y_gpu.read_f32(gpu).unwrap();
 
     let what = format!(
-        "{} matmul n={n} k={k} tokens={tokens} bias={bias} accumulate={accumulate} shards={}",
+        "{} matmul n={n} k={k} tokens={tokens} bias={bias} accumulate={accumulate} shards={} \
+         reader={reader:?} decode={variant:?}",
         format.name(),
         w_gpu.shards.len()
     );

@@ -1,0 +1,19 @@
+// Reading the staged x of y = W x (layouts in formats.wgsl), the portable way: every
+// invocation loads what it uses. The subgroup twin (subgroup/staged_x.wgsl) shares the
+// loads across a subgroup. Prepended by src/kernels/matmul.rs, which defines XR (rows) and
+// XV (vec4s per row).
+
+@group(0) @binding(3) var<uniform> x_rows: array<array<vec4<u32>, XV>, XR>;
+
+// Called once by every invocation before it reads x.
+fn x_setup() {}
+
+// vec4 i of row t.
+fn x_vec4(t: u32, i: u32) -> vec4<u32> {
+    return x_rows[t][i];
+}
+
+// vec4s i and i + 1 of row t.
+fn x_vec8(t: u32, i: u32) -> array<vec4<u32>, 2> {
+    return array<vec4<u32>, 2>(x_rows[t][i], x_rows[t][i + 1u]);
+}
