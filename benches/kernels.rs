@@ -181,10 +181,8 @@ fn bench_attention(b: &Bench<'_>, shape: &Shape) {
             }
             let texels = u64::from(context) * u64::from(cache.row_texels());
             let width = TexelTexture::width(b.gpu);
-            let k = TexelTexture::new(b.gpu, "k", texels, width, wgpu::TextureUsages::empty())
-                .expect("k");
-            let v = TexelTexture::new(b.gpu, "v", texels, width, wgpu::TextureUsages::empty())
-                .expect("v");
+            let k = TexelTexture::new(b.gpu, "k", texels, width).expect("k");
+            let v = TexelTexture::new(b.gpu, "v", texels, width).expect("v");
             let q =
                 StorageBuffer::from_slice(b.gpu, "q", &random(q_stride as usize, 7)).expect("q");
             let out = StorageBuffer::new(b.gpu, "out", u64::from(q_stride) * 4).expect("out");
@@ -321,9 +319,8 @@ fn bench_small_kernels(b: &Bench<'_>, shape: &Shape) {
                 StorageBuffer::from_slice(b.gpu, "qkv", &random((qkv_dim * tokens) as usize, 5))
                     .expect("qkv");
             let texels = 4096 * u64::from(cache.row_texels());
-            let storage = wgpu::TextureUsages::STORAGE_BINDING;
-            let k = TexelTexture::new(b.gpu, "k", texels, width, storage).expect("k");
-            let v = TexelTexture::new(b.gpu, "v", texels, width, storage).expect("v");
+            let k = TexelTexture::new(b.gpu, "k", texels, width).expect("k");
+            let v = TexelTexture::new(b.gpu, "v", texels, width).expect("v");
             let mut arena = ParamArena::new(b.gpu, 2).expect("arena");
             let q_dim = heads * hd;
             let op = KvWrite::new(

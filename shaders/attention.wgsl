@@ -25,16 +25,16 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> q: array<f32>;
-@group(0) @binding(2) var k_cache: texture_2d<u32>;
-@group(0) @binding(3) var v_cache: texture_2d<u32>;
+@group(0) @binding(2) var k_cache: texture_storage_2d<rgba32uint, read>;
+@group(0) @binding(3) var v_cache: texture_storage_2d<rgba32uint, read>;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
 
 var<workgroup> q_tile: array<vec4<f32>, HEAD_TEXELS>;
 var<workgroup> weights: array<f32, WG>;
 
-fn cache_texel(cache: texture_2d<u32>, row: u32, kv_head: u32, c: u32) -> vec4<f32> {
+fn cache_texel(cache: texture_storage_2d<rgba32uint, read>, row: u32, kv_head: u32, c: u32) -> vec4<f32> {
     let i = row * p.n_kv_heads * HEAD_TEXELS + kv_head * HEAD_TEXELS + c;
-    return bitcast<vec4<f32>>(textureLoad(cache, texel_at(i), 0));
+    return bitcast<vec4<f32>>(textureLoad(cache, texel_at(i)));
 }
 
 @compute @workgroup_size(WG)

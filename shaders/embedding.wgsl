@@ -13,8 +13,8 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> ids: array<u32>;
-@group(0) @binding(2) var table: texture_2d<u32>;
-@group(0) @binding(3) var scales: texture_2d<u32>;
+@group(0) @binding(2) var table: texture_storage_2d<rgba32uint, read>;
+@group(0) @binding(3) var scales: texture_storage_2d<rgba32uint, read>;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
 
 // The row of the table for element i, or none when this shard does not hold the token.
@@ -43,7 +43,7 @@ fn gather_f32(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
         return;
     }
     let k = at.z % p.cols;
-    let t = textureLoad(table, row_texel(at.y, p.per_row, k / 4u), 0);
+    let t = textureLoad(table, row_texel(at.y, p.per_row, k / 4u));
     out[at.z] = bitcast<f32>(t[k % 4u]);
 }
 
@@ -55,7 +55,7 @@ fn gather_f16(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
         return;
     }
     let k = at.z % p.cols;
-    let t = textureLoad(table, row_texel(at.y, p.per_row, k / 8u), 0);
+    let t = textureLoad(table, row_texel(at.y, p.per_row, k / 8u));
     let pair = unpack2x16float(t[(k % 8u) / 2u]);
     out[at.z] = select(pair.x, pair.y, (k % 2u) == 1u);
 }
@@ -69,13 +69,13 @@ fn gather_q8_0(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
     }
     let k = at.z % p.cols;
     let j = k % 32u;
-    let t = textureLoad(table, row_texel(at.y, 2u * p.per_row, 2u * (k / 32u) + j / 16u), 0);
+    let t = textureLoad(table, row_texel(at.y, 2u * p.per_row, 2u * (k / 32u) + j / 16u));
     out[at.z] = unpack2x16float(block_scale(at.y, k / 32u)).x * byte_at(t, j % 16u);
 }
 
 // Weight k of `row` in a table of 4-bit blocks.
 fn nibble(row: u32, k: u32) -> f32 {
-    return nibble_at(textureLoad(table, row_texel(row, p.per_row, k / 32u), 0), k % 32u);
+    return nibble_at(textureLoad(table, row_texel(row, p.per_row, k / 32u)), k % 32u);
 }
 
 @compute @workgroup_size(WG)

@@ -1,7 +1,7 @@
 // Y = W X with W in f16 (8 weights per texel, unpacked with unpack2x16float, so no f16
 // shader feature is needed) and X staged as f32 rows.
 
-@group(0) @binding(1) var weights: texture_2d<u32>;
+@group(0) @binding(1) var weights: texture_storage_2d<rgba32uint, read>;
 
 // Float formats have no scales.
 fn row_scales(row: u32, g: u32) -> vec4<u32> {
@@ -14,7 +14,7 @@ struct Block {
 }
 
 fn load_block(row: u32, b: u32, scale: u32) -> Block {
-    let h = textureLoad(weights, row_texel(row, p.per_row, b), 0);
+    let h = textureLoad(weights, row_texel(row, p.per_row, b));
     return Block(vec4<f32>(unpack2x16float(h.x), unpack2x16float(h.y)),
                  vec4<f32>(unpack2x16float(h.z), unpack2x16float(h.w)));
 }

@@ -1,6 +1,6 @@
 // Y = W X with W in f32 (4 weights per texel) and X staged as f32 rows.
 
-@group(0) @binding(1) var weights: texture_2d<u32>;
+@group(0) @binding(1) var weights: texture_storage_2d<rgba32uint, read>;
 
 // Float formats have no scales.
 fn row_scales(row: u32, g: u32) -> vec4<u32> {
@@ -12,7 +12,7 @@ struct Block {
 }
 
 fn load_block(row: u32, b: u32, scale: u32) -> Block {
-    return Block(bitcast<vec4<f32>>(textureLoad(weights, row_texel(row, p.per_row, b), 0)));
+    return Block(bitcast<vec4<f32>>(textureLoad(weights, row_texel(row, p.per_row, b))));
 }
 
 // The 4 values of x under unit b.

@@ -2,8 +2,8 @@
 // per block, sum(w * x) = d * s * sum(q * xq) + m * (s * sum(xq)) + w[i] * outlier, where i is
 // the index of the block's outlier (see formats.wgsl).
 
-@group(0) @binding(1) var weights: texture_2d<u32>;
-@group(0) @binding(2) var scales: texture_2d<u32>;
+@group(0) @binding(1) var weights: texture_storage_2d<rgba32uint, read>;
+@group(0) @binding(2) var scales: texture_storage_2d<rgba32uint, read>;
 
 fn row_scales(row: u32, g: u32) -> vec4<u32> {
     return scale_texel(scales, row, p.per_row, g);
@@ -17,7 +17,7 @@ struct Block {
 }
 
 fn load_block(row: u32, b: u32, scale: u32) -> Block {
-    let q = textureLoad(weights, row_texel(row, p.per_row, b), 0);
+    let q = textureLoad(weights, row_texel(row, p.per_row, b));
     let nibbles = vec4<u32>(0x0F0F0F0Fu);
     return Block(q, q & nibbles, (q >> vec4<u32>(4u)) & nibbles, unpack2x16float(scale));
 }

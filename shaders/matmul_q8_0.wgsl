@@ -2,8 +2,8 @@
 // per block, sum(w * x) = d * s * sum(q * xq) + w[i] * outlier, where i is
 // the index of the block's outlier (see formats.wgsl).
 
-@group(0) @binding(1) var weights: texture_2d<u32>;
-@group(0) @binding(2) var scales: texture_2d<u32>;
+@group(0) @binding(1) var weights: texture_storage_2d<rgba32uint, read>;
+@group(0) @binding(2) var scales: texture_storage_2d<rgba32uint, read>;
 
 fn row_scales(row: u32, g: u32) -> vec4<u32> {
     return scale_texel(scales, row, p.per_row, g);
@@ -16,8 +16,8 @@ struct Block {
 }
 
 fn load_block(row: u32, b: u32, scale: u32) -> Block {
-    let q0 = textureLoad(weights, row_texel(row, 2u * p.per_row, 2u * b), 0);
-    let q1 = textureLoad(weights, row_texel(row, 2u * p.per_row, 2u * b + 1u), 0);
+    let q0 = textureLoad(weights, row_texel(row, 2u * p.per_row, 2u * b));
+    let q1 = textureLoad(weights, row_texel(row, 2u * p.per_row, 2u * b + 1u));
     return Block(q0, q1, unpack2x16float(scale).x);
 }
 

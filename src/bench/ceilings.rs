@@ -63,13 +63,7 @@ pub fn measure(gpu: &Gpu, bytes: u64) -> Result<Ceilings> {
     let data: Vec<[u32; 4]> = (0..texels)
         .map(|i| [i, i ^ 0x5555, i.rotate_left(7), !i])
         .collect();
-    let texture = TexelTexture::upload(
-        gpu,
-        "bandwidth texture",
-        &data,
-        width,
-        wgpu::TextureUsages::empty(),
-    )?;
+    let texture = TexelTexture::upload(gpu, "bandwidth texture", &data, width)?;
     let buffer = StorageBuffer::from_slice(gpu, "bandwidth buffer", &data)?;
     drop(data);
     // Enough invocations to fill any adapter, few enough that each streams a long run.

@@ -1,7 +1,9 @@
 //! Rgba32Uint textures read as one long run of 16-byte texels: texel i sits at
-//! (i % width, i / width). Weights and the KV cache live in them, because texture fetches
+//! (i % width, i / width). Weights and the KV cache live in them, because texture loads
 //! are the fast path for per-invocation gathers on CPU-type adapters (lavapipe scalarises
-//! storage-buffer loads) and go through the texture cache on GPUs.
+//! storage-buffer loads) and go through the texture cache on GPUs. Kernels bind them as
+//! storage textures: read-only ones for reading (cheaper than a sampled fetch on lavapipe),
+//! write-only ones for the KV-cache writes.
 
 use super::{buffer::read_buffer, Gpu};
 use crate::error::{Error, Result};
@@ -21,15 +23,8 @@ impl TexelTexture {
         1 << (31 - max.leading_zeros())
     }
 
-    /// A zeroed texture of at least `texels`, `width` wide, with `extra` usages besides
-    /// sampling and copying.
-    pub fn new(
-        gpu: &Gpu,
-        label: &str,
-        texels: u64,
-        width: u32,
-        extra: wgpu::TextureUsages,
-    ) -> Result<TexelTexture> {
+    /// A zeroed texture of at least `texels`, `width` wide.
+    pub fn new(gpu: &Gpu, label: &str, texels: u64, width: u32) -> Result<TexelTexture> {
         let height = texels.div_ceil(u64::from(width)).max(1);
         let max = u64::from(gpu.limits.max_texture_dimension_2d);
         if height > max {
@@ -49,10 +44,9 @@ impl TexelTexture {
                 sample_count: 1,
                 dimension: wgpu::TextureDimension::D2,
                 format: wgpu::TextureFormat::Rgba32Uint,
-                usage: wgpu::TextureUsages::TEXTURE_BINDING
+                usage: wgpu::TextureUsages::STORAGE_BINDING
                     | wgpu::TextureUsages::COPY_DST
-                    | wgpu::TextureUsages::COPY_SRC
-                    | extra,
+                    | wgpu::TextureUsages::COPY_SRC,
                 view_formats: &[],
             })
         })?;
@@ -65,14 +59,8 @@ impl TexelTexture {
     }
 
     /// A texture holding `texels`.
-    pub fn upload(
-        gpu: &Gpu,
-        label: &str,
-        texels: &[[u32; 4]],
-        width: u32,
-        extra: wgpu::TextureUsages,
-    ) -> Result<TexelTexture> {
-        let this = Self::new(gpu, label, texels.len() as u64, width, extra)?;
+    pub fn upload(gpu: &Gpu, label: &str, texels: &[[u32; 4]], width: u32) -> Result<TexelTexture> {
+        let this = Self::new(gpu, label, texels.len() as u64, width)?;
         // Whole texture rows; the last one padded with zeros.
         let row_texels = width as usize;
         let full_rows = texels.len() / row_texels;

@@ -401,7 +401,6 @@ impl GpuMatrix {
                 &name,
                 &interleave_rows(&packed.texels[start..end], rows as usize, per_row as usize),
                 width,
-                wgpu::TextureUsages::empty(),
             )?;
             let scales = if packed.format.is_quantized() {
                 // Each row's scales start a texel of their own (see formats.wgsl).
@@ -419,7 +418,6 @@ impl GpuMatrix {
                     &format!("{name} scales"),
                     &interleave_rows(&grouped, rows as usize, blocks_per_row.div_ceil(4) as usize),
                     width,
-                    wgpu::TextureUsages::empty(),
                 )?)
             } else {
                 None

@@ -30,7 +30,6 @@ impl KvCache {
                 rows_allowed / per_position
             )));
         }
-        let storage = wgpu::TextureUsages::STORAGE_BINDING;
         let mut k = Vec::with_capacity(config.num_layers);
         let mut v = Vec::with_capacity(config.num_layers);
         for layer in 0..config.num_layers {
@@ -39,14 +38,12 @@ impl KvCache {
                 &format!("k cache {layer}"),
                 texels,
                 width,
-                storage,
             )?);
             v.push(TexelTexture::new(
                 gpu,
                 &format!("v cache {layer}"),
                 texels,
                 width,
-                storage,
             )?);
         }
         Ok(KvCache {

@@ -51,22 +51,8 @@ fn check(case: Case) {
     };
     let width = TexelTexture::width(gpu);
     let q_gpu = StorageBuffer::from_slice(gpu, "q", &q).unwrap();
-    let k_gpu = TexelTexture::upload(
-        gpu,
-        "k cache",
-        &texels(&k),
-        width,
-        wgpu::TextureUsages::empty(),
-    )
-    .unwrap();
-    let v_gpu = TexelTexture::upload(
-        gpu,
-        "v cache",
-        &texels(&v),
-        width,
-        wgpu::TextureUsages::empty(),
-    )
-    .unwrap();
+    let k_gpu = TexelTexture::upload(gpu, "k cache", &texels(&k), width).unwrap();
+    let v_gpu = TexelTexture::upload(gpu, "v cache", &texels(&v), width).unwrap();
     let shape = AttentionShape {
         n_heads: n_heads as u32,
         cache,

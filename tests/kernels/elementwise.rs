@@ -153,10 +153,9 @@ fn check_kv_write(
             .collect()
     };
     let width = TexelTexture::width(gpu);
-    let storage = wgpu::TextureUsages::STORAGE_BINDING;
     let src_gpu = StorageBuffer::from_slice(gpu, "qkv", &src).unwrap();
-    let k_gpu = TexelTexture::upload(gpu, "k cache", &texels(&k_init), width, storage).unwrap();
-    let v_gpu = TexelTexture::upload(gpu, "v cache", &texels(&v_init), width, storage).unwrap();
+    let k_gpu = TexelTexture::upload(gpu, "k cache", &texels(&k_init), width).unwrap();
+    let v_gpu = TexelTexture::upload(gpu, "v cache", &texels(&v_init), width).unwrap();
     let mut arena = ParamArena::new(gpu, 1).unwrap();
     let (k_offset, v_offset) = (q_dim as u32, (q_dim + kv_dim) as u32);
     let write = KvWrite::new(
