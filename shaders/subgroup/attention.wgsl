@@ -1,11 +1,14 @@
 // Causal GQA attention over the KV cache: the subgroup twin of ../attention.wgsl, for
 // adapters with a fixed subgroup size (WG = that size). Same bindings and results.
 //
-// One workgroup (one subgroup) per (query, head). Invocation i holds head texels
-// i, i + WG, ... of the query and of the output. Keys are visited one at a time: each
-// invocation dots its texels, subgroupAdd gives the score, and an online softmax (running
-// maximum and sum) folds the key's value in. No workgroup memory, no barriers.
-// The Rust owner (src/kernels/attention.rs) prepends TEXTURE_WIDTH, HEAD_TEXELS, WG and
+// One workgroup (one subgroup) per (query, HEADS query heads of one KV group): the heads
+// sharing a KV head go together, so each key's and value's texels are loaded once for
+// all of them (texture loads are most of the cost on CPU-type adapters). Invocation i
+// holds head texels i, i + WG, ... of each query head and of each output. Keys are visited
+// one at a time: each invocation dots its texels, subgroupAdd gives the score, and an
+// online softmax (running maximum and sum) folds the key's value in. No workgroup memory,
+// no barriers. The Rust owner (src/kernels/attention.rs) prepends TEXTURE_WIDTH,
+// HEAD_TEXELS, WG, HEADS (a divisor of n_heads / n_kv_heads) and
 // TEXELS_PER_INVOCATION = ceil(HEAD_TEXELS / WG).
 
 const NEG_INF: f32 = -3.0e38;
@@ -38,59 +41,72 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
         @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
     let item = wid.x + wid.y * nwg.x;
-    if (item >= p.n_tokens * p.n_heads) {
+    let items_per_token = p.n_heads / HEADS;
+    if (item >= p.n_tokens * items_per_token) {
         return;
     }
-    let t = item / p.n_heads;
-    let head = item % p.n_heads;
-    let kv_head = head / (p.n_heads / p.n_kv_heads);
+    let t = item / items_per_token;
+    let first_head = (item % items_per_token) * HEADS;
+    let kv_head = first_head / (p.n_heads / p.n_kv_heads);
 
-    // This invocation's texels of the query, pre-scaled and zero-padded.
-    var qv: array<vec4<f32>, TEXELS_PER_INVOCATION>;
-    for (var i = 0u; i < TEXELS_PER_INVOCATION; i++) {
-        let c = lid + i * WG;
-        for (var j = 0u; j < 4u; j++) {
-            let d = 4u * c + j;
-            if (c < HEAD_TEXELS && d < p.head_dim) {
-                qv[i][j] = q[t * p.q_stride + head * p.head_dim + d] * p.scale;
+    // This invocation's texels of each query head, pre-scaled and zero-padded.
+    var qv: array<array<vec4<f32>, TEXELS_PER_INVOCATION>, HEADS>;
+    for (var h = 0u; h < HEADS; h++) {
+        for (var i = 0u; i < TEXELS_PER_INVOCATION; i++) {
+            let c = lid + i * WG;
+            for (var j = 0u; j < 4u; j++) {
+                let d = 4u * c + j;
+                if (c < HEAD_TEXELS && d < p.head_dim) {
+                    qv[h][i][j] = q[t * p.q_stride + (first_head + h) * p.head_dim + d] * p.scale;
+                }
             }
         }
     }
 
     let n_keys = p.start_pos + t + 1u;
-    var running_max = NEG_INF;
-    var running_sum = 0.0;
-    var acc: array<vec4<f32>, TEXELS_PER_INVOCATION>;
+    var running_max: array<f32, HEADS>;
+    var running_sum: array<f32, HEADS>;
+    var acc: array<array<vec4<f32>, TEXELS_PER_INVOCATION>, HEADS>;
+    for (var h = 0u; h < HEADS; h++) {
+        running_max[h] = NEG_INF;
+    }
     for (var key = 0u; key < n_keys; key++) {
         let row = p.first_row + key;
-        var partial = 0.0;
+        var k: array<vec4<f32>, TEXELS_PER_INVOCATION>;
+        var v: array<vec4<f32>, TEXELS_PER_INVOCATION>;
         for (var i = 0u; i < TEXELS_PER_INVOCATION; i++) {
             let c = lid + i * WG;
             if (c < HEAD_TEXELS) {
-                partial += dot(qv[i], cache_texel(k_cache, row, kv_head, c));
+                k[i] = cache_texel(k_cache, row, kv_head, c);
+                v[i] = cache_texel(v_cache, row, kv_head, c);
             }
         }
-        let score = subgroupAdd(partial);
-        let new_max = max(running_max, score);
-        let correction = exp(running_max - new_max);
-        let weight = exp(score - new_max);
-        running_sum = running_sum * correction + weight;
-        for (var i = 0u; i < TEXELS_PER_INVOCATION; i++) {
-            let c = lid + i * WG;
-            if (c < HEAD_TEXELS) {
-                acc[i] = acc[i] * correction + weight * cache_texel(v_cache, row, kv_head, c);
+        for (var h = 0u; h < HEADS; h++) {
+            var partial = 0.0;
+            for (var i = 0u; i < TEXELS_PER_INVOCATION; i++) {
+                partial += dot(qv[h][i], k[i]);
             }
+            let score = subgroupAdd(partial);
+            let new_max = max(running_max[h], score);
+            let correction = exp(running_max[h] - new_max);
+            let weight = exp(score - new_max);
+            running_sum[h] = running_sum[h] * correction + weight;
+            for (var i = 0u; i < TEXELS_PER_INVOCATION; i++) {
+                acc[h][i] = acc[h][i] * correction + weight * v[i];
+            }
+            running_max[h] = new_max;
         }
-        running_max = new_max;
     }
 
-    for (var i = 0u; i < TEXELS_PER_INVOCATION; i++) {
-        let c = lid + i * WG;
-        let result = acc[i] / running_sum;
-        for (var j = 0u; j < 4u; j++) {
-            let d = 4u * c + j;
-            if (c < HEAD_TEXELS && d < p.head_dim) {
-                out[t * p.out_stride + head * p.head_dim + d] = result[j];
+    for (var h = 0u; h < HEADS; h++) {
+        for (var i = 0u; i < TEXELS_PER_INVOCATION; i++) {
+            let c = lid + i * WG;
+            let result = acc[h][i] / running_sum[h];
+            for (var j = 0u; j < 4u; j++) {
+                let d = 4u * c + j;
+                if (c < HEAD_TEXELS && d < p.head_dim) {
+                    out[t * p.out_stride + (first_head + h) * p.head_dim + d] = result[j];
+                }
             }
         }
     }

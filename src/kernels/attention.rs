@@ -87,6 +87,8 @@ pub struct AttentionShape {
 pub struct Attention {
     bound: Bound,
     shape: AttentionShape,
+    /// Query heads one workgroup computes.
+    heads_per_workgroup: u32,
 }
 
 impl Attention {
@@ -114,6 +116,16 @@ impl Attention {
                 shape.n_heads
             )));
         }
+        // The subgroup kernel takes up to 4 query heads of one KV group per workgroup (they
+        // share every load of the cache); the portable one takes one.
+        let group = shape.n_heads / n_kv;
+        let heads_per_workgroup = match reduction {
+            Reduction::Workgroup => 1,
+            Reduction::Subgroup(_) => (1..=group.min(4))
+                .rev()
+                .find(|h| group.is_multiple_of(*h))
+                .unwrap_or(1),
+        };
         let pipeline = match reduction {
             Reduction::Workgroup => {
                 let preamble = format!("const WG: u32 = {WG}u;\n{}", shape.cache.preamble(gpu));
@@ -122,7 +134,8 @@ impl Attention {
             Reduction::Subgroup(size) => {
                 let per_invocation = shape.cache.head_texels().div_ceil(size);
                 let preamble = format!(
-                    "const WG: u32 = {size}u;\nconst TEXELS_PER_INVOCATION: u32 = {per_invocation}u;\n{}",
+                    "const WG: u32 = {size}u;\nconst TEXELS_PER_INVOCATION: u32 = {per_invocation}u;\n\
+                     const HEADS: u32 = {heads_per_workgroup}u;\n{}",
                     shape.cache.preamble(gpu)
                 );
                 gpu.pipeline(&shader!("subgroup/attention"), &preamble, "main")?
@@ -142,7 +155,11 @@ impl Attention {
             std::mem::size_of::<Params>(),
             &resources,
         )?;
-        Ok(Attention { bound, shape })
+        Ok(Attention {
+            bound,
+            shape,
+            heads_per_workgroup,
+        })
     }
 
     /// Attends `n_tokens` queries at positions start_pos.. over the cache rows from
@@ -161,6 +178,7 @@ impl Attention {
             scale: 1.0 / (s.cache.head_dim as f32).sqrt(),
             _pad: [0; 3],
         };
-        rec.dispatch(&self.bound, &params, grid(rec.gpu, n_tokens * s.n_heads));
+        let workgroups = n_tokens * (s.n_heads / self.heads_per_workgroup);
+        rec.dispatch(&self.bound, &params, grid(rec.gpu, workgroups));
     }
 }
