@@ -4,6 +4,7 @@
 use crate::error::{Error, Result};
 use crate::gpu::{Gpu, TexelTexture};
 use crate::kernels::attention::CacheShape;
+use crate::kernels::matrix::ROW_GROUP;
 use crate::kernels::{GpuMatrix, StagedLayout, WeightFormat};
 use crate::model::source::ModelSource;
 use crate::model::weights::matrix_plan;
@@ -36,16 +37,15 @@ impl MemoryPlan {
         let mut weights = 0u64;
         let mut max_step_tokens = max_batch.max(1);
         for m in &matrices {
-            let texels = u64::from(m.rows) * u64::from(m.format.texels_per_row(m.cols));
-            // As GpuMatrix::upload lays it out (a sharded matrix pads each shard's last
-            // row, which this leaves out: under one texture row per extra shard).
+            // As GpuMatrix::upload lays it out: rows padded to whole row groups (a sharded
+            // matrix also pads each shard's last texture row, which this leaves out: under
+            // one texture row per extra shard).
+            let rows = u64::from(m.rows).div_ceil(ROW_GROUP as u64) * ROW_GROUP as u64;
+            let texels = rows * u64::from(m.format.texels_per_row(m.cols));
             let width = u64::from(GpuMatrix::texture_width_for(gpu, texels));
             weights += texture_bytes(texels, width);
             if m.format.is_quantized() {
-                weights += texture_bytes(
-                    u64::from(m.rows) * u64::from(m.cols / 32).div_ceil(4),
-                    width,
-                );
+                weights += texture_bytes(rows * u64::from(m.cols / 32).div_ceil(4), width);
             }
             if !m.label.starts_with("embedding") && !m.label.starts_with("lm_head") {
                 max_step_tokens = max_step_tokens
