@@ -6,7 +6,8 @@
 // one shard of W and the tokens t of the step. Each format file defines its bindings and
 //   fn row_scales(row: u32, g: u32) -> vec4<u32>  the scales of blocks 4g..4g+3 of a row;
 //   fn load_block(row: u32, b: u32, scale: u32) -> Block  unit b of a row (a block or a texel);
-//   fn x_block(t: u32, b: u32) -> XBlock            the values of x under unit b, token t;
+//   fn x_block(t: u32, b: u32) -> XBlock            the values of x under unit b, token t
+//                                                   (matmul_int8_x.wgsl for quantized formats);
 //   fn token_dot(w: Block, x: XBlock) -> f32        their sum of products.
 // `decode` computes one token with ROWS rows per invocation; `prefill` TOKENS tokens per
 // invocation (taken from workgroup_id.y), one row each. `decode` visits units in groups of
@@ -25,19 +26,6 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-
-// Block b of token t's row staged as int8 (for the quantized formats): 32 int8 values and
-// (s, s * sum, outlier, outlier index).
-struct XInt8 {
-    q0: vec4<u32>,
-    q1: vec4<u32>,
-    s: vec4<f32>,
-}
-
-fn x_int8(t: u32, b: u32) -> XInt8 {
-    let q = x_vec8(t, 2u * b);
-    return XInt8(q[0], q[1], bitcast<vec4<f32>>(x_vec4(t, XQ + b)));
-}
 @group(0) @binding(4) var<storage, read> bias: array<f32>;
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 

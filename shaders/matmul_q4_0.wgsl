@@ -22,11 +22,7 @@ fn load_block(row: u32, b: u32, scale: u32) -> Block {
     return Block(q, q & nibbles, (q >> vec4<u32>(4u)) & nibbles, unpack2x16float(scale).x);
 }
 
-fn x_block(t: u32, b: u32) -> XInt8 {
-    return x_int8(t, b);
-}
-
-fn token_dot(w: Block, x: XInt8) -> f32 {
+fn token_dot(w: Block, x: XBlock) -> f32 {
     let isum = dot16_i8(w.lo, x.q0) + dot16_i8(w.hi, x.q1);
     let s = x.s;
     let outlier = (nibble_at(w.q, u32(s.w)) - 8.0) * s.z;

@@ -59,8 +59,7 @@ impl XReader {
     /// The subgroup reader where subgroups hold at least 8 invocations
     /// (`SHADERLM_PORTABLE=1` forces the portable one).
     pub fn for_gpu(gpu: &Gpu) -> XReader {
-        let forced_portable = std::env::var("SHADERLM_PORTABLE").is_ok_and(|v| v == "1");
-        if forced_portable {
+        if super::forced_portable() {
             XReader::Portable
         } else {
             *Self::available(gpu).last().unwrap_or(&XReader::Portable)
@@ -91,8 +90,13 @@ fn preamble(
     workgroup: u32,
     rows: u32,
 ) -> String {
+    let int8_x = if w.format.is_quantized() {
+        shader!("matmul_int8_x").wgsl
+    } else {
+        ""
+    };
     format!(
-        "const TEXTURE_WIDTH: u32 = {}u;\nconst WG: u32 = {workgroup}u;\nconst ROWS: u32 = {rows}u;\nconst TOKENS: u32 = {PREFILL_TOKENS}u;\n{}{}{}{}",
+        "const TEXTURE_WIDTH: u32 = {}u;\nconst WG: u32 = {workgroup}u;\nconst ROWS: u32 = {rows}u;\nconst TOKENS: u32 = {PREFILL_TOKENS}u;\n{}{}{int8_x}{}{}",
         w.texture_width,
         layout.consumer_preamble(),
         reader.source(),
@@ -145,10 +149,16 @@ impl MatMul {
         tuner: &mut Tuner,
     ) -> Result<MatMul> {
         let w = io.w;
-        let key = format!("matmul decode {} {}x{}", w.format.name(), w.rows, w.cols);
+        let reader = XReader::for_gpu(gpu);
+        let key = format!(
+            "matmul decode {} {}x{} {reader:?}",
+            w.format.name(),
+            w.rows,
+            w.cols
+        );
         let variant = tuner.decode_variant(&key, |candidate| {
             let mut scratch = ParamArena::new(gpu, 2 * w.shards.len() as u32)?;
-            let m = Self::with_variant(gpu, &mut scratch, io, candidate, XReader::for_gpu(gpu))?;
+            let m = Self::with_variant(gpu, &mut scratch, io, candidate, reader)?;
             let mut best = f64::INFINITY;
             for attempt in 0..4 {
                 let start = std::time::Instant::now();
@@ -163,7 +173,7 @@ impl MatMul {
             }
             Ok(best)
         })?;
-        Self::with_variant(gpu, arena, io, variant, XReader::for_gpu(gpu))
+        Self::with_variant(gpu, arena, io, variant, reader)
     }
 
     /// Like [`Self::new`] with an explicit decode shape and reader of x.

@@ -31,12 +31,16 @@ pub enum Reduction {
     Workgroup,
 }
 
+/// `SHADERLM_PORTABLE=1`: use the portable twin of every kernel that has a subgroup one.
+pub(crate) fn forced_portable() -> bool {
+    std::env::var("SHADERLM_PORTABLE").is_ok_and(|v| v == "1")
+}
+
 impl Reduction {
     /// The best this adapter offers (`SHADERLM_PORTABLE=1` forces the portable kernels).
     pub fn for_gpu(gpu: &Gpu) -> Reduction {
-        let forced_portable = std::env::var("SHADERLM_PORTABLE").is_ok_and(|v| v == "1");
         match gpu.fixed_subgroup_size() {
-            Some(size) if !forced_portable => Reduction::Subgroup(size),
+            Some(size) if !forced_portable() => Reduction::Subgroup(size),
             _ => Reduction::Workgroup,
         }
     }

@@ -69,6 +69,7 @@ fn kernels_version() -> String {
         crate::shader!("matmul_q8_0").wgsl,
         crate::shader!("matmul_q4_0").wgsl,
         crate::shader!("matmul_q4_1").wgsl,
+        crate::shader!("matmul_int8_x").wgsl,
         crate::shader!("staged_x").wgsl,
         crate::shader!("subgroup/staged_x").wgsl,
     ] {
