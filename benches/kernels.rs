@@ -16,7 +16,9 @@ use shaderlm::kernels::rope::{default_inv_freq, rope_table, Rope};
 use shaderlm::kernels::softmax::Softmax;
 use shaderlm::kernels::stage::Stage;
 use shaderlm::kernels::swiglu::SwiGlu;
-use shaderlm::kernels::{GpuMatrix, PackedMatrix, Reduction, StagedLayout, WeightFormat};
+use shaderlm::kernels::{
+    GpuMatrix, PackedMatrix, Reduction, StageWriter, StagedLayout, WeightFormat,
+};
 use std::time::Instant;
 
 struct Shape {
@@ -217,9 +219,13 @@ fn bench_attention(b: &Bench<'_>, shape: &Shape) {
 fn bench_elementwise(b: &Bench<'_>, shape: &Shape) {
     let (d, i) = (shape.hidden, shape.intermediate);
     for tokens in [1u32, 32] {
-        for format in [WeightFormat::F32, WeightFormat::Q8_0] {
+        let writers = StageWriter::available(b.gpu);
+        let cases = [WeightFormat::F32, WeightFormat::Q8_0]
+            .into_iter()
+            .flat_map(|format| writers.iter().map(move |&writer| (format, writer)));
+        for (format, writer) in cases {
             let name = format!(
-                "rmsnorm {} staged {} x{tokens}",
+                "rmsnorm {} staged {} {writer:?} x{tokens}",
                 shape.model,
                 if format.is_quantized() { "int8" } else { "f32" }
             );
@@ -236,21 +242,14 @@ fn bench_elementwise(b: &Bench<'_>, shape: &Shape) {
                 let staged = layout.buffer(b.gpu, "staged").expect("staged");
                 let mut arena = ParamArena::new(b.gpu, 2).expect("arena");
                 let norm = RmsNorm::new(
-                    b.gpu,
-                    &mut arena,
-                    &x.buffer,
-                    &w.buffer,
-                    &staged,
-                    layout,
-                    1e-5,
-                    Reduction::for_gpu(b.gpu),
+                    b.gpu, &mut arena, &x.buffer, &w.buffer, &staged, layout, 1e-5, writer,
                 )
                 .expect("rmsnorm");
                 let seconds = b.time(&mut arena, 8, |rec| norm.encode(rec, layout.rows, 0));
                 b.report(&name, seconds, f64::from(d * layout.rows) * 4.0, 0.0);
             }
             let name = format!(
-                "swiglu {} staged {} x{tokens}",
+                "swiglu {} staged {} {writer:?} x{tokens}",
                 shape.model,
                 if format.is_quantized() { "int8" } else { "f32" }
             );
@@ -268,7 +267,7 @@ fn bench_elementwise(b: &Bench<'_>, shape: &Shape) {
                 .expect("gu");
                 let staged = layout.buffer(b.gpu, "staged").expect("staged");
                 let mut arena = ParamArena::new(b.gpu, 2).expect("arena");
-                let op = SwiGlu::new(b.gpu, &mut arena, &gate_up.buffer, &staged, layout)
+                let op = SwiGlu::new(b.gpu, &mut arena, &gate_up.buffer, &staged, layout, writer)
                     .expect("swiglu");
                 let seconds = b.time(&mut arena, 8, |rec| op.encode(rec, layout.rows));
                 b.report(&name, seconds, f64::from(2 * i * layout.rows) * 4.0, 0.0);
@@ -343,9 +342,13 @@ fn bench_small_kernels(b: &Bench<'_>, shape: &Shape) {
                 0.0,
             );
         }
-        for format in [WeightFormat::F32, WeightFormat::Q8_0] {
+        let writers = StageWriter::available(b.gpu);
+        let cases = [WeightFormat::F32, WeightFormat::Q8_0]
+            .into_iter()
+            .flat_map(|format| writers.iter().map(move |&writer| (format, writer)));
+        for (format, writer) in cases {
             let name = format!(
-                "stage {} {} x{tokens}",
+                "stage {} {} {writer:?} x{tokens}",
                 shape.model,
                 if format.is_quantized() { "int8" } else { "f32" }
             );
@@ -360,8 +363,8 @@ fn bench_small_kernels(b: &Bench<'_>, shape: &Shape) {
                         .expect("x");
                 let staged = layout.buffer(b.gpu, "staged").expect("staged");
                 let mut arena = ParamArena::new(b.gpu, 2).expect("arena");
-                let op =
-                    Stage::new(b.gpu, &mut arena, &src.buffer, &staged, layout).expect("stage");
+                let op = Stage::new(b.gpu, &mut arena, &src.buffer, &staged, layout, writer)
+                    .expect("stage");
                 let seconds = b.time(&mut arena, 8, |rec| op.encode(rec, layout.rows));
                 b.report(&name, seconds, f64::from(d * layout.rows) * 4.0, 0.0);
             }

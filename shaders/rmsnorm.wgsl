@@ -3,7 +3,7 @@
 //
 // One workgroup per row: the sum of squares is reduced in workgroup memory, then each
 // invocation stages every WG-th unit (block or vec4) of the row.
-// The Rust owner (src/kernels/rmsnorm.rs) prepends formats.wgsl constants, staging.wgsl
+// The Rust owner (src/kernels/rmsnorm.rs) prepends staging.wgsl
 // and const WG (a power of two).
 
 struct Params {
@@ -50,7 +50,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
         row_scale = inverseSqrt(partial[0] / f32(p.cols) + p.eps);
     }
     workgroupBarrier();
-    for (var u = lid; u < STAGE_UNITS; u += WG) {
-        stage_unit(r, u);
+    for (var u = lid; u < STAGE_ITEMS; u += WG) {
+        stage(r, u, 0u);
     }
 }

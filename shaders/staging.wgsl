@@ -4,6 +4,12 @@
 //   STAGE_Q8 (bool), STAGE_K (row length), STAGE_UNITS (blocks of 32, or vec4s, per row),
 //   STAGE_ROW_WORDS (u32 words per staged row), STAGE_SCALES (word offset of the block
 //   scales within a row, int8 layout only).
+// Producers call stage(t, i, lane) for each item i < STAGE_ITEMS of row t, with STAGE_LANES
+// invocations per item: here one invocation per unit (lane 0); subgroup/staging.wgsl is
+// the twin where 8 lanes of a subgroup stage a block together.
+
+const STAGE_LANES: u32 = 1u;
+const STAGE_ITEMS: u32 = STAGE_UNITS;
 
 @group(0) @binding(9) var<storage, read_write> staged: array<u32>;
 
@@ -65,7 +71,7 @@ fn stage_f32_vec4(t: u32, i: u32) {
 }
 
 // Stages unit u (a block of 32, or a vec4) of row t.
-fn stage_unit(t: u32, u: u32) {
+fn stage(t: u32, u: u32, lane: u32) {
     if (STAGE_Q8) {
         stage_q8_block(t, u);
     } else {

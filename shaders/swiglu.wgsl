@@ -23,9 +23,11 @@ fn value(t: u32, j: u32) -> f32 {
 fn main(@builtin(workgroup_id) wid: vec3<u32>,
         @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
+    // STAGE_LANES invocations per item; they leave together or not at all.
     let i = (wid.x + wid.y * nwg.x) * WG + lid;
-    if (i >= p.n_tokens * STAGE_UNITS) {
+    let item = i / STAGE_LANES;
+    if (item >= p.n_tokens * STAGE_ITEMS) {
         return;
     }
-    stage_unit(i / STAGE_UNITS, i % STAGE_UNITS);
+    stage(item / STAGE_ITEMS, item % STAGE_ITEMS, i % STAGE_LANES);
 }

@@ -1,7 +1,8 @@
-// RMSNorm written staged: the subgroup twin of ../rmsnorm.wgsl, for adapters with a fixed
-// subgroup size (WG = that size). One workgroup (one subgroup) per row; subgroupAdd
-// replaces the workgroup-memory reduction, so there are no barriers.
-// The Rust owner (src/kernels/rmsnorm.rs) prepends staging.wgsl and const WG.
+// RMSNorm written staged: the subgroup twin of ../rmsnorm.wgsl, for adapters whose
+// subgroups hold at least 8 invocations. One workgroup of 8 (one subgroup) per row:
+// subgroupAdd replaces the workgroup-memory reduction, so there are no barriers, and the
+// 8 lanes stage each block together (subgroup/staging.wgsl).
+// The Rust owner (src/kernels/rmsnorm.rs) prepends subgroup/staging.wgsl and const WG = 8.
 
 struct Params {
     rows: u32,
@@ -35,7 +36,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
         sum += v * v;
     }
     row_scale = inverseSqrt(subgroupAdd(sum) / f32(p.cols) + p.eps);
-    for (var u = lid; u < STAGE_UNITS; u += WG) {
-        stage_unit(r, u);
+    for (var u = 0u; u < STAGE_ITEMS; u++) {
+        stage(r, u, lid);
     }
 }

@@ -69,7 +69,7 @@ impl XReader {
     /// Every reader this adapter can run (tests check each).
     pub fn available(gpu: &Gpu) -> Vec<XReader> {
         let mut all = vec![XReader::Portable];
-        if gpu.has_subgroups() && gpu.info.subgroup_min_size >= 8 {
+        if super::has_subgroups_of_8(gpu) {
             all.push(XReader::Subgroup);
         }
         all

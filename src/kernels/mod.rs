@@ -16,7 +16,7 @@ pub mod swiglu;
 pub mod tuning;
 
 pub use matrix::{GpuMatrix, PackedMatrix, WeightFormat};
-pub use staging::StagedLayout;
+pub use staging::{StageWriter, StagedLayout};
 pub use tuning::{DecodeVariant, Tuner};
 
 use crate::error::Result;
@@ -53,6 +53,12 @@ impl Reduction {
         }
         all
     }
+}
+
+/// Whether 8 invocations of one subgroup can work together (subgroup operations, subgroups
+/// of at least 8): what the subgroup x reader and the subgroup stage writer need.
+pub(crate) fn has_subgroups_of_8(gpu: &Gpu) -> bool {
+    gpu.has_subgroups() && gpu.info.subgroup_min_size >= 8
 }
 
 /// Workgroups for `total` invocations at `wg` per workgroup.

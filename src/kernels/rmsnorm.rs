@@ -1,7 +1,6 @@
 //! Owner of `shaders/rmsnorm.wgsl`: RMSNorm, written staged for the matmul that follows.
 
-use super::staging::StagedLayout;
-use super::Reduction;
+use super::staging::{StageWriter, StagedLayout};
 use crate::error::Result;
 use crate::gpu::{kernel::buffers, kernel::grid, Bound, Gpu, ParamArena, Recorder, StorageBuffer};
 use crate::shader;
@@ -35,18 +34,18 @@ impl RmsNorm {
         staged: &StorageBuffer,
         layout: StagedLayout,
         eps: f32,
-        reduction: Reduction,
+        writer: StageWriter,
     ) -> Result<RmsNorm> {
-        let pipeline = match reduction {
-            Reduction::Workgroup => {
-                let preamble = format!("const WG: u32 = {WG}u;\n{}", layout.producer_preamble());
-                gpu.pipeline(&shader!("rmsnorm"), &preamble, "main")?
-            }
-            Reduction::Subgroup(size) => {
-                let preamble = format!("const WG: u32 = {size}u;\n{}", layout.producer_preamble());
-                gpu.pipeline(&shader!("subgroup/rmsnorm"), &preamble, "main")?
-            }
+        // The subgroup twin reduces in, and stages with, one subgroup of 8 per row.
+        let (source, wg) = match writer {
+            StageWriter::Portable => (shader!("rmsnorm"), WG),
+            StageWriter::Subgroup => (shader!("subgroup/rmsnorm"), writer.workgroup_size()),
         };
+        let preamble = format!(
+            "const WG: u32 = {wg}u;\n{}",
+            layout.producer_preamble(writer)
+        );
+        let pipeline = gpu.pipeline(&source, &preamble, "main")?;
         let mut resources = buffers(&[x, weight]);
         resources.push((9, staged.binding()));
         let bound = Bound::new(

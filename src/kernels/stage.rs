@@ -1,12 +1,10 @@
 //! Owner of `shaders/stage.wgsl`: stages rows of f32 activations for a matmul.
 
 use super::groups_for;
-use super::staging::StagedLayout;
+use super::staging::{StageWriter, StagedLayout};
 use crate::error::Result;
 use crate::gpu::{kernel::buffers, Bound, Gpu, ParamArena, Recorder, StorageBuffer};
 use crate::shader;
-
-const WG: u32 = 64;
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
@@ -19,6 +17,7 @@ struct Params {
 pub struct Stage {
     bound: Bound,
     layout: StagedLayout,
+    writer: StageWriter,
 }
 
 impl Stage {
@@ -28,8 +27,13 @@ impl Stage {
         src: &wgpu::Buffer,
         staged: &StorageBuffer,
         layout: StagedLayout,
+        writer: StageWriter,
     ) -> Result<Stage> {
-        let preamble = format!("const WG: u32 = {WG}u;\n{}", layout.producer_preamble());
+        let preamble = format!(
+            "const WG: u32 = {}u;\n{}",
+            writer.workgroup_size(),
+            layout.producer_preamble(writer)
+        );
         let pipeline = gpu.pipeline(&shader!("stage"), &preamble, "main")?;
         let mut resources = buffers(&[src]);
         resources.push((9, staged.binding()));
@@ -41,7 +45,11 @@ impl Stage {
             std::mem::size_of::<Params>(),
             &resources,
         )?;
-        Ok(Stage { bound, layout })
+        Ok(Stage {
+            bound,
+            layout,
+            writer,
+        })
     }
 
     pub fn encode(&self, rec: &mut Recorder<'_>, rows: u32) {
@@ -49,7 +57,9 @@ impl Stage {
             rows,
             cols: self.layout.cols,
         };
-        let groups = groups_for(rec.gpu, rows * self.layout.units(), WG);
+        let w = self.writer;
+        let invocations = rows * self.layout.items(w) * w.lanes();
+        let groups = groups_for(rec.gpu, invocations, w.workgroup_size());
         rec.dispatch(&self.bound, &params, groups);
     }
 }

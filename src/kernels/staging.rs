@@ -9,6 +9,65 @@
 use super::matrix::{GpuMatrix, WeightFormat};
 use crate::error::{Error, Result};
 use crate::gpu::{Gpu, StorageBuffer};
+use crate::shader;
+
+/// How a producer (RMSNorm, SwiGLU, the stage kernel) writes the staged layout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StageWriter {
+    /// One invocation per unit, alone (`shaders/staging.wgsl`).
+    Portable,
+    /// The 8 lanes of a subgroup per block of 32, each value loaded and computed once
+    /// (`shaders/subgroup/staging.wgsl`); the portable writer walks a block twice in one
+    /// invocation, a per-lane gather per value on CPU-type adapters.
+    Subgroup,
+}
+
+impl StageWriter {
+    /// The subgroup writer where subgroups hold at least 8 invocations
+    /// (`SHADERLM_PORTABLE=1` forces the portable one).
+    pub fn for_gpu(gpu: &Gpu) -> StageWriter {
+        if super::forced_portable() {
+            StageWriter::Portable
+        } else {
+            *Self::available(gpu)
+                .last()
+                .unwrap_or(&StageWriter::Portable)
+        }
+    }
+
+    /// Every writer this adapter can run (tests check each).
+    pub fn available(gpu: &Gpu) -> Vec<StageWriter> {
+        let mut all = vec![StageWriter::Portable];
+        if super::has_subgroups_of_8(gpu) {
+            all.push(StageWriter::Subgroup);
+        }
+        all
+    }
+
+    /// Invocations that stage one item together.
+    pub fn lanes(self) -> u32 {
+        match self {
+            StageWriter::Portable => 1,
+            StageWriter::Subgroup => 8,
+        }
+    }
+
+    /// Workgroup size of a producer whose items are independent: the subgroup writer's
+    /// workgroup is its 8 lanes, so that it is one subgroup on every adapter it runs on.
+    pub fn workgroup_size(self) -> u32 {
+        match self {
+            StageWriter::Portable => 64,
+            StageWriter::Subgroup => 8,
+        }
+    }
+
+    fn source(self) -> &'static str {
+        match self {
+            StageWriter::Portable => shader!("staging").wgsl,
+            StageWriter::Subgroup => shader!("subgroup/staging").wgsl,
+        }
+    }
+}
 
 /// How rows of `cols` values are staged, and how many rows the buffer holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,8 +101,8 @@ impl StagedLayout {
         (self.blocks() * 2, self.blocks())
     }
 
-    /// Units (blocks of 32, or vec4s) one producer invocation stages at a time.
-    pub fn units(&self) -> u32 {
+    /// Units (blocks of 32, or vec4s) one invocation of the portable writer stages at a time.
+    fn units(&self) -> u32 {
         if self.int8 {
             self.blocks()
         } else {
@@ -70,8 +129,16 @@ impl StagedLayout {
         (gpu.limits.max_uniform_buffer_binding_size / row_bytes).min(u64::from(u32::MAX)) as u32
     }
 
-    /// Constants for a kernel that writes this layout (see staging.wgsl).
-    pub fn producer_preamble(&self) -> String {
+    /// Items `writer` stages per row, each by [`StageWriter::lanes`] invocations.
+    pub fn items(&self, writer: StageWriter) -> u32 {
+        match writer {
+            StageWriter::Portable => self.units(),
+            StageWriter::Subgroup => self.blocks(),
+        }
+    }
+
+    /// Constants and the writer for a kernel that writes this layout (see staging.wgsl).
+    pub fn producer_preamble(&self, writer: StageWriter) -> String {
         let scales = if self.int8 {
             4 * self.int8_vec4s().0
         } else {
@@ -79,12 +146,14 @@ impl StagedLayout {
         };
         format!(
             "const STAGE_Q8: bool = {};\nconst STAGE_K: u32 = {}u;\nconst STAGE_UNITS: u32 = {}u;\n\
-             const STAGE_ROW_WORDS: u32 = {}u;\nconst STAGE_SCALES: u32 = {scales}u;\n{}",
+             const STAGE_ROW_WORDS: u32 = {}u;\nconst STAGE_SCALES: u32 = {scales}u;\n\
+             const STAGE_BLOCKS: u32 = {}u;\n{}",
             self.int8,
             self.cols,
             self.units(),
             self.row_words(),
-            include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/staging.wgsl"))
+            self.blocks(),
+            writer.source()
         )
     }
 

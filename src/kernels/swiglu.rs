@@ -1,12 +1,10 @@
 //! Owner of `shaders/swiglu.wgsl`: silu(gate) * up, written staged for the down projection.
 
 use super::groups_for;
-use super::staging::StagedLayout;
+use super::staging::{StageWriter, StagedLayout};
 use crate::error::Result;
 use crate::gpu::{kernel::buffers, Bound, Gpu, ParamArena, Recorder, StorageBuffer};
 use crate::shader;
-
-const WG: u32 = 64;
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
@@ -19,6 +17,7 @@ struct Params {
 pub struct SwiGlu {
     bound: Bound,
     layout: StagedLayout,
+    writer: StageWriter,
 }
 
 impl SwiGlu {
@@ -28,8 +27,13 @@ impl SwiGlu {
         gate_up: &wgpu::Buffer,
         staged: &StorageBuffer,
         layout: StagedLayout,
+        writer: StageWriter,
     ) -> Result<SwiGlu> {
-        let preamble = format!("const WG: u32 = {WG}u;\n{}", layout.producer_preamble());
+        let preamble = format!(
+            "const WG: u32 = {}u;\n{}",
+            writer.workgroup_size(),
+            layout.producer_preamble(writer)
+        );
         let pipeline = gpu.pipeline(&shader!("swiglu"), &preamble, "main")?;
         let mut resources = buffers(&[gate_up]);
         resources.push((9, staged.binding()));
@@ -41,7 +45,11 @@ impl SwiGlu {
             std::mem::size_of::<Params>(),
             &resources,
         )?;
-        Ok(SwiGlu { bound, layout })
+        Ok(SwiGlu {
+            bound,
+            layout,
+            writer,
+        })
     }
 
     pub fn encode(&self, rec: &mut Recorder<'_>, n_tokens: u32) {
@@ -49,7 +57,9 @@ impl SwiGlu {
             n_tokens,
             cols: self.layout.cols,
         };
-        let groups = groups_for(rec.gpu, n_tokens * self.layout.units(), WG);
+        let w = self.writer;
+        let invocations = n_tokens * self.layout.items(w) * w.lanes();
+        let groups = groups_for(rec.gpu, invocations, w.workgroup_size());
         rec.dispatch(&self.bound, &params, groups);
     }
 }

@@ -19,7 +19,7 @@ use crate::kernels::rmsnorm::RmsNorm;
 use crate::kernels::rope::{rope_table, Rope};
 use crate::kernels::stage::Stage;
 use crate::kernels::swiglu::SwiGlu;
-use crate::kernels::{GpuMatrix, Reduction, StagedLayout, Tuner};
+use crate::kernels::{GpuMatrix, Reduction, StageWriter, StagedLayout, Tuner};
 use crate::model::config::ModelConfig;
 use crate::model::kv_cache::KvCache;
 use crate::model::weights::GpuWeights;
@@ -231,6 +231,7 @@ impl Transformer {
         let (q_dim, kv_dim) = (c.q_dim() as u32, c.kv_dim() as u32);
         let s = &state;
         let reduction = Reduction::for_gpu(g);
+        let writer = StageWriter::for_gpu(g);
         let mut tuner = if options.tune {
             Tuner::for_gpu(g)
         } else {
@@ -260,7 +261,7 @@ impl Transformer {
                     &s.qkv_in.buffer,
                     s.qkv_in.layout,
                     eps,
-                    reduction,
+                    writer,
                 )?,
                 qkv: MatMul::tuned(
                     g,
@@ -301,7 +302,14 @@ impl Transformer {
                     attention_shape,
                     reduction,
                 )?,
-                stage_attn: Stage::new(g, a, &s.attn.buffer, &s.o_in.buffer, s.o_in.layout)?,
+                stage_attn: Stage::new(
+                    g,
+                    a,
+                    &s.attn.buffer,
+                    &s.o_in.buffer,
+                    s.o_in.layout,
+                    writer,
+                )?,
                 o: MatMul::tuned(
                     g,
                     a,
@@ -319,10 +327,17 @@ impl Transformer {
                     &s.gate_up_in.buffer,
                     s.gate_up_in.layout,
                     eps,
-                    reduction,
+                    writer,
                 )?,
                 gate_up: MatMul::tuned(g, a, s.gate_up_in.times(&w.gate_up, &s.gate_up.buffer), t)?,
-                swiglu: SwiGlu::new(g, a, &s.gate_up.buffer, &s.down_in.buffer, s.down_in.layout)?,
+                swiglu: SwiGlu::new(
+                    g,
+                    a,
+                    &s.gate_up.buffer,
+                    &s.down_in.buffer,
+                    s.down_in.layout,
+                    writer,
+                )?,
                 down: MatMul::tuned(
                     g,
                     a,
@@ -342,7 +357,7 @@ impl Transformer {
             &s.head_in.buffer,
             s.head_in.layout,
             eps,
-            reduction,
+            writer,
         )?;
         let lm_head = MatMul::tuned(
             g,

@@ -8,7 +8,7 @@ use shaderlm::kernels::embedding::Embedding;
 use shaderlm::kernels::kv_write::KvWrite;
 use shaderlm::kernels::rope::{default_inv_freq, rope_table, Rope};
 use shaderlm::kernels::swiglu::SwiGlu;
-use shaderlm::kernels::{run, GpuMatrix, PackedMatrix, StagedLayout, WeightFormat};
+use shaderlm::kernels::{run, GpuMatrix, PackedMatrix, StageWriter, StagedLayout, WeightFormat};
 
 const TOLERANCE: f64 = 1e-5;
 
@@ -223,14 +223,6 @@ fn swiglu_matches_reference() {
         };
         let layout = StagedLayout::for_format(format, cols as u32, n_tokens as u32);
         let in_gpu = StorageBuffer::from_slice(gpu, "gate_up", &gate_up).unwrap();
-        let staged = layout.buffer(gpu, "staged").unwrap();
-        staged.fill_f32(gpu, f32::NAN);
-        let mut arena = ParamArena::new(gpu, 1).unwrap();
-        let op = SwiGlu::new(gpu, &mut arena, &in_gpu.buffer, &staged, layout).unwrap();
-        run(gpu, &mut arena, "swiglu test", |rec| {
-            op.encode(rec, n_tokens as u32)
-        })
-        .unwrap();
         let mut expected = Vec::new();
         for t in 0..n_tokens {
             for j in 0..cols {
@@ -239,18 +231,29 @@ fn swiglu_matches_reference() {
                 expected.push(reference::silu(g) * u);
             }
         }
-        let words = staged.read_u32(gpu).unwrap();
-        let what = format!("swiglu tokens={n_tokens} cols={cols} int8={int8}");
-        if int8 {
-            common::assert_int8_staged(&words, &expected, n_tokens, cols, seed, &what);
-        } else {
-            assert_close(
-                &reference::unstage_rows(&words, n_tokens, cols, false),
-                &expected,
-                TOLERANCE,
-                seed,
-                &what,
-            );
+        // Every stage writer the adapter runs: the portable one and the subgroup twin.
+        for writer in StageWriter::available(gpu) {
+            let staged = layout.buffer(gpu, "staged").unwrap();
+            staged.fill_f32(gpu, f32::NAN);
+            let mut arena = ParamArena::new(gpu, 1).unwrap();
+            let op = SwiGlu::new(gpu, &mut arena, &in_gpu.buffer, &staged, layout, writer).unwrap();
+            run(gpu, &mut arena, "swiglu test", |rec| {
+                op.encode(rec, n_tokens as u32)
+            })
+            .unwrap();
+            let words = staged.read_u32(gpu).unwrap();
+            let what = format!("swiglu ({writer:?}) tokens={n_tokens} cols={cols} int8={int8}");
+            if int8 {
+                common::assert_int8_staged(&words, &expected, n_tokens, cols, seed, &what);
+            } else {
+                assert_close(
+                    &reference::unstage_rows(&words, n_tokens, cols, false),
+                    &expected,
+                    TOLERANCE,
+                    seed,
+                    &what,
+                );
+            }
         }
     }
 }

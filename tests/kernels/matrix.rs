@@ -6,7 +6,9 @@ use rand::Rng;
 use shaderlm::gpu::{ParamArena, StorageBuffer};
 use shaderlm::kernels::matmul::{MatMul, MatMulIo, XReader};
 use shaderlm::kernels::stage::Stage;
-use shaderlm::kernels::{run, DecodeVariant, GpuMatrix, PackedMatrix, StagedLayout, WeightFormat};
+use shaderlm::kernels::{
+    run, DecodeVariant, GpuMatrix, PackedMatrix, StageWriter, StagedLayout, WeightFormat,
+};
 
 /// The kernel against the weights and staged inputs it was given (f64 reference): only f32
 /// rounding of the accumulation separates them.
@@ -81,7 +83,8 @@ fn check_with(case: Case, reader: XReader) {
     }
 
     let mut arena = ParamArena::new(gpu, 512).unwrap();
-    let stage = Stage::new(gpu, &mut arena, &x_gpu.buffer, &staged, layout).unwrap();
+    let writer = StageWriter::for_gpu(gpu);
+    let stage = Stage::new(gpu, &mut arena, &x_gpu.buffer, &staged, layout, writer).unwrap();
     let bias_buffer = bias.then_some(&b_gpu.buffer);
     let io = MatMulIo {
         w: &w_gpu,
@@ -281,27 +284,31 @@ fn stage_kernel_lays_out_rows_like_the_reference() {
         };
         let layout = StagedLayout::for_format(format, cols as u32, rows as u32);
         let x_gpu = StorageBuffer::from_slice(gpu, "x", &x).unwrap();
-        let staged = layout.buffer(gpu, "staged").unwrap();
-        staged.fill_f32(gpu, f32::NAN);
-        let mut arena = ParamArena::new(gpu, 4).unwrap();
-        let stage = Stage::new(gpu, &mut arena, &x_gpu.buffer, &staged, layout).unwrap();
-        run(gpu, &mut arena, "stage test", |rec| {
-            stage.encode(rec, rows as u32)
-        })
-        .unwrap();
-        let got = staged.read_u32(gpu).unwrap();
         let expected = reference::stage_rows(&x, cols, int8);
-        assert_eq!(got.len(), expected.len(), "staged words, cols {cols}");
-        let what = format!("stage int8={int8} cols={cols} rows={rows}");
-        if int8 {
-            let x64: Vec<f64> = x.iter().map(|&v| f64::from(v)).collect();
-            common::assert_int8_staged(&got, &x64, rows, cols, seed, &what);
-            // Scales and sums agree with the reference's to f32 rounding.
-            let scales = |w: &[u32]| reference::unstage_rows(w, rows, cols, true);
-            let theirs: Vec<f64> = scales(&expected).iter().map(|&v| f64::from(v)).collect();
-            assert_close(&scales(&got), &theirs, 1e-2, seed, &what);
-        } else {
-            assert_eq!(got, expected, "{what}: f32 staging is a padded copy");
+        // Every stage writer the adapter runs: the portable one and the subgroup twin.
+        for writer in StageWriter::available(gpu) {
+            let staged = layout.buffer(gpu, "staged").unwrap();
+            staged.fill_f32(gpu, f32::NAN);
+            let mut arena = ParamArena::new(gpu, 4).unwrap();
+            let stage =
+                Stage::new(gpu, &mut arena, &x_gpu.buffer, &staged, layout, writer).unwrap();
+            run(gpu, &mut arena, "stage test", |rec| {
+                stage.encode(rec, rows as u32)
+            })
+            .unwrap();
+            let got = staged.read_u32(gpu).unwrap();
+            assert_eq!(got.len(), expected.len(), "staged words, cols {cols}");
+            let what = format!("stage ({writer:?}) int8={int8} cols={cols} rows={rows}");
+            if int8 {
+                let x64: Vec<f64> = x.iter().map(|&v| f64::from(v)).collect();
+                common::assert_int8_staged(&got, &x64, rows, cols, seed, &what);
+                // Scales and sums agree with the reference's to f32 rounding.
+                let scales = |w: &[u32]| reference::unstage_rows(w, rows, cols, true);
+                let theirs: Vec<f64> = scales(&expected).iter().map(|&v| f64::from(v)).collect();
+                assert_close(&scales(&got), &theirs, 1e-2, seed, &what);
+            } else {
+                assert_eq!(got, expected, "{what}: f32 staging is a padded copy");
+            }
         }
     }
 }
@@ -352,7 +359,15 @@ fn every_finite_f16_value_unpacks_exactly() {
         let y_gpu = StorageBuffer::new(gpu, "y", (n * 4) as u64).unwrap();
         y_gpu.fill_f32(gpu, f32::NAN);
         let mut arena = ParamArena::new(gpu, 8).unwrap();
-        let stage = Stage::new(gpu, &mut arena, &x_gpu.buffer, &staged, layout).unwrap();
+        let stage = Stage::new(
+            gpu,
+            &mut arena,
+            &x_gpu.buffer,
+            &staged,
+            layout,
+            StageWriter::for_gpu(gpu),
+        )
+        .unwrap();
         let io = MatMulIo {
             w: &w_gpu,
             x: &staged,

@@ -4,7 +4,7 @@ use crate::common::{self, assert_close, random_vec, reference};
 use shaderlm::gpu::{ParamArena, StorageBuffer};
 use shaderlm::kernels::rmsnorm::RmsNorm;
 use shaderlm::kernels::softmax::Softmax;
-use shaderlm::kernels::{run, Reduction, StagedLayout, WeightFormat};
+use shaderlm::kernels::{run, StageWriter, StagedLayout, WeightFormat};
 
 const TOLERANCE: f64 = 1e-5;
 
@@ -27,7 +27,7 @@ fn check_rmsnorm(rows: usize, cols: usize, first_row: usize, int8: bool) {
     let x_gpu = StorageBuffer::from_slice(gpu, "x", &x).unwrap();
     let w_gpu = StorageBuffer::from_slice(gpu, "weight", &weight).unwrap();
     // Every variant the adapter runs: the portable kernel and the subgroup twin.
-    for reduction in Reduction::available(gpu) {
+    for writer in StageWriter::available(gpu) {
         let staged = layout.buffer(gpu, "staged").unwrap();
         staged.fill_f32(gpu, f32::NAN);
         let mut arena = ParamArena::new(gpu, 1).unwrap();
@@ -39,7 +39,7 @@ fn check_rmsnorm(rows: usize, cols: usize, first_row: usize, int8: bool) {
             &staged,
             layout,
             eps,
-            reduction,
+            writer,
         )
         .unwrap();
         run(gpu, &mut arena, "rmsnorm test", |rec| {
@@ -56,7 +56,7 @@ fn check_rmsnorm(rows: usize, cols: usize, first_row: usize, int8: bool) {
             eps,
             int8,
             seed,
-            reduction,
+            writer,
         );
     }
 }
@@ -72,12 +72,11 @@ fn check_staged_norm(
     eps: f32,
     int8: bool,
     seed: u64,
-    reduction: Reduction,
+    writer: StageWriter,
 ) {
     let expected = reference::rmsnorm(&x[first_row * cols..], weight, cols, f64::from(eps));
-    let what = format!(
-        "rmsnorm ({reduction:?}) rows={rows} cols={cols} first_row={first_row} int8={int8}"
-    );
+    let what =
+        format!("rmsnorm ({writer:?}) rows={rows} cols={cols} first_row={first_row} int8={int8}");
     if int8 {
         common::assert_int8_staged(words, &expected, rows, cols, seed, &what);
     } else {
