@@ -12,7 +12,7 @@ use shaderlm::kernels::embedding::Embedding;
 use shaderlm::kernels::kv_write::KvWrite;
 use shaderlm::kernels::matmul::{MatMul, MatMulIo};
 use shaderlm::kernels::rmsnorm::RmsNorm;
-use shaderlm::kernels::rope::{default_inv_freq, rope_table, Rope};
+use shaderlm::kernels::rope::{default_inv_freq, rope_table};
 use shaderlm::kernels::softmax::Softmax;
 use shaderlm::kernels::stage::Stage;
 use shaderlm::kernels::swiglu::SwiGlu;
@@ -188,6 +188,12 @@ fn bench_attention(b: &Bench<'_>, shape: &Shape) {
             let q =
                 StorageBuffer::from_slice(b.gpu, "q", &random(q_stride as usize, 7)).expect("q");
             let out = StorageBuffer::new(b.gpu, "out", u64::from(q_stride) * 4).expect("out");
+            let table = StorageBuffer::from_slice(
+                b.gpu,
+                "table",
+                &rope_table(context, &default_inv_freq(shape.head_dim, 10_000.0)),
+            )
+            .expect("table");
             let mut arena = ParamArena::new(b.gpu, 2).expect("arena");
             let att_shape = AttentionShape {
                 n_heads: shape.heads,
@@ -201,6 +207,7 @@ fn bench_attention(b: &Bench<'_>, shape: &Shape) {
                 &q.buffer,
                 &k,
                 &v,
+                &table,
                 &out.buffer,
                 att_shape,
                 reduction,
@@ -281,37 +288,13 @@ fn bench_small_kernels(b: &Bench<'_>, shape: &Shape) {
     let qkv_dim = (heads + 2 * kv_heads) * hd;
     let cache = CacheShape::new(kv_heads, hd);
     let width = TexelTexture::width(b.gpu);
+    let table = StorageBuffer::from_slice(
+        b.gpu,
+        "table",
+        &rope_table(4096, &default_inv_freq(hd, 10_000.0)),
+    )
+    .expect("table");
     for tokens in [1u32, 32] {
-        let name = format!("rope {} x{tokens}", shape.model);
-        if b.wanted(&name) {
-            let table = StorageBuffer::from_slice(
-                b.gpu,
-                "table",
-                &rope_table(4096, &default_inv_freq(hd, 10_000.0)),
-            )
-            .expect("table");
-            let qk =
-                StorageBuffer::from_slice(b.gpu, "qkv", &random((qkv_dim * tokens) as usize, 4))
-                    .expect("qkv");
-            let mut arena = ParamArena::new(b.gpu, 2).expect("arena");
-            let rope = Rope::new(
-                b.gpu,
-                &mut arena,
-                &table,
-                &qk.buffer,
-                heads + kv_heads,
-                hd,
-                qkv_dim,
-            )
-            .expect("rope");
-            let seconds = b.time(&mut arena, 8, |rec| rope.encode(rec, tokens, 100));
-            b.report(
-                &name,
-                seconds,
-                f64::from((heads + kv_heads) * hd * tokens) * 8.0,
-                0.0,
-            );
-        }
         let name = format!("kv_write {} x{tokens}", shape.model);
         if b.wanted(&name) {
             let src =
@@ -328,13 +311,14 @@ fn bench_small_kernels(b: &Bench<'_>, shape: &Shape) {
                 &src.buffer,
                 &k,
                 &v,
+                &table,
                 cache,
                 qkv_dim,
                 q_dim,
                 q_dim + kv_heads * hd,
             )
             .expect("kv_write");
-            let seconds = b.time(&mut arena, 8, |rec| op.encode(rec, tokens, 100));
+            let seconds = b.time(&mut arena, 8, |rec| op.encode(rec, tokens, 100, 100));
             b.report(
                 &name,
                 seconds,

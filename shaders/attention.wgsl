@@ -1,13 +1,13 @@
 // Causal scaled-dot-product attention of new queries over the KV cache, grouped-query.
 //
-// Query t (at position start_pos + t) of head h attends to cache positions 0..=start_pos + t
+// Query t (at position start_pos + t) of head h, rotated here (rope.wgsl), attends to cache positions 0..=start_pos + t
 // of KV head h / (n_heads / n_kv_heads). The cache is a pair of textures laid out as
 // kv_write.wgsl describes. One workgroup per (query, head). Keys are taken in tiles of WG:
 // each invocation scores one key, then the tile updates a running maximum and sum (online
 // softmax), so rows of any length stay stable without storing all scores. Invocation c < HEAD_TEXELS
 // accumulates output values 4c..4c+3.
-// The Rust owner (src/kernels/attention.rs) prepends TEXTURE_WIDTH, HEAD_TEXELS and WG
-// (a power of two, at least HEAD_TEXELS).
+// The Rust owner (src/kernels/attention.rs) prepends rope.wgsl, TEXTURE_WIDTH, HEAD_TEXELS
+// and WG (a power of two, at least HEAD_TEXELS).
 
 const NEG_INF: f32 = -3.0e38;
 
@@ -49,13 +49,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
     let head = item % p.n_heads;
     let kv_head = head / (p.n_heads / p.n_kv_heads);
 
-    // The query, pre-scaled, zero-padded to whole texels.
+    // The query, rotated (rope.wgsl), pre-scaled, zero-padded to whole texels.
     if (lid < HEAD_TEXELS) {
+        let base = t * p.q_stride + head * p.head_dim;
         var v = vec4<f32>(0.0);
         for (var j = 0u; j < 4u; j++) {
             let d = 4u * lid + j;
             if (d < p.head_dim) {
-                v[j] = q[t * p.q_stride + head * p.head_dim + d] * p.scale;
+                let partner = q[base + rope_partner(d, p.head_dim)];
+                v[j] = rope(q[base + d], partner, d, p.head_dim, p.start_pos + t) * p.scale;
             }
         }
         q_tile[lid] = v;

@@ -7,7 +7,8 @@
 // holds head texels i, i + WG, ... of each query head and of each output. Keys are visited
 // one at a time: each invocation dots its texels, subgroupAdd gives the score, and an
 // online softmax (running maximum and sum) folds the key's value in. No workgroup memory,
-// no barriers. The Rust owner (src/kernels/attention.rs) prepends TEXTURE_WIDTH,
+// no barriers. Queries are rotated as they are loaded (rope.wgsl).
+// The Rust owner (src/kernels/attention.rs) prepends rope.wgsl, TEXTURE_WIDTH,
 // HEAD_TEXELS, WG, HEADS (a divisor of n_heads / n_kv_heads) and
 // TEXELS_PER_INVOCATION = ceil(HEAD_TEXELS / WG).
 
@@ -49,15 +50,18 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
     let first_head = (item % items_per_token) * HEADS;
     let kv_head = first_head / (p.n_heads / p.n_kv_heads);
 
-    // This invocation's texels of each query head, pre-scaled and zero-padded.
+    // This invocation's texels of each query head, rotated (rope.wgsl), pre-scaled and
+    // zero-padded.
     var qv: array<array<vec4<f32>, TEXELS_PER_INVOCATION>, HEADS>;
     for (var h = 0u; h < HEADS; h++) {
+        let base = t * p.q_stride + (first_head + h) * p.head_dim;
         for (var i = 0u; i < TEXELS_PER_INVOCATION; i++) {
             let c = lid + i * WG;
             for (var j = 0u; j < 4u; j++) {
                 let d = 4u * c + j;
                 if (c < HEAD_TEXELS && d < p.head_dim) {
-                    qv[h][i][j] = q[t * p.q_stride + (first_head + h) * p.head_dim + d] * p.scale;
+                    let partner = q[base + rope_partner(d, p.head_dim)];
+                    qv[h][i][j] = rope(q[base + d], partner, d, p.head_dim, p.start_pos + t) * p.scale;
                 }
             }
         }

@@ -1,8 +1,8 @@
 //! Owner of `shaders/attention.wgsl`, and the layout of the KV cache it reads.
 
-use super::Reduction;
+use super::{rope, Reduction};
 use crate::error::{Error, Result};
-use crate::gpu::{kernel::grid, Bound, Gpu, ParamArena, Recorder, TexelTexture};
+use crate::gpu::{kernel::grid, Bound, Gpu, ParamArena, Recorder, StorageBuffer, TexelTexture};
 use crate::shader;
 
 /// Invocations per workgroup of the portable kernel.
@@ -99,14 +99,15 @@ impl Attention {
         q: &wgpu::Buffer,
         k_cache: &TexelTexture,
         v_cache: &TexelTexture,
+        rope_table: &StorageBuffer,
         out: &wgpu::Buffer,
         shape: AttentionShape,
         reduction: Reduction,
     ) -> Result<Attention> {
         let head_dim = shape.cache.head_dim;
-        if head_dim == 0 || head_dim > MAX_HEAD_DIM {
+        if head_dim == 0 || head_dim > MAX_HEAD_DIM || !head_dim.is_multiple_of(2) {
             return Err(Error::usage(format!(
-                "attention: head_dim {head_dim} is not supported (at most {MAX_HEAD_DIM})"
+                "attention: head_dim {head_dim} is not supported (even, at most {MAX_HEAD_DIM}: RoPE rotates pairs)"
             )));
         }
         let n_kv = shape.cache.n_kv_heads;
@@ -128,15 +129,20 @@ impl Attention {
         };
         let pipeline = match reduction {
             Reduction::Workgroup => {
-                let preamble = format!("const WG: u32 = {WG}u;\n{}", shape.cache.preamble(gpu));
+                let preamble = format!(
+                    "const WG: u32 = {WG}u;\n{}{}",
+                    shape.cache.preamble(gpu),
+                    rope::source()
+                );
                 gpu.pipeline(&shader!("attention"), &preamble, "main")?
             }
             Reduction::Subgroup(size) => {
                 let per_invocation = shape.cache.head_texels().div_ceil(size);
                 let preamble = format!(
                     "const WG: u32 = {size}u;\nconst TEXELS_PER_INVOCATION: u32 = {per_invocation}u;\n\
-                     const HEADS: u32 = {heads_per_workgroup}u;\n{}",
-                    shape.cache.preamble(gpu)
+                     const HEADS: u32 = {heads_per_workgroup}u;\n{}{}",
+                    shape.cache.preamble(gpu),
+                    rope::source()
                 );
                 gpu.pipeline(&shader!("subgroup/attention"), &preamble, "main")?
             }
@@ -146,6 +152,7 @@ impl Attention {
             (2, wgpu::BindingResource::TextureView(&k_cache.view)),
             (3, wgpu::BindingResource::TextureView(&v_cache.view)),
             (4, out.as_entire_binding()),
+            rope::table_binding(rope_table),
         ];
         let bound = Bound::new(
             gpu,
@@ -162,8 +169,9 @@ impl Attention {
         })
     }
 
-    /// Attends `n_tokens` queries at positions start_pos.. over the cache rows from
-    /// `first_row` (sequence * ctx), which must already hold positions 0..start_pos + n_tokens.
+    /// Attends `n_tokens` queries at positions start_pos.. (as the projection wrote them:
+    /// the kernel rotates them) over the cache rows from `first_row` (sequence * ctx), which
+    /// must already hold positions 0..start_pos + n_tokens, keys rotated.
     pub fn encode(&self, rec: &mut Recorder<'_>, n_tokens: u32, start_pos: u32, first_row: u32) {
         let s = self.shape;
         let params = Params {

@@ -1,22 +1,20 @@
-//! Owner of `shaders/rope.wgsl`, and the cos/sin table it reads.
+//! Owner of `shaders/rope.wgsl` (rotary position embedding, applied by the kernels that
+//! read queries and keys: attention and the KV-cache write) and of the cos/sin table it reads.
 
-use super::groups_for;
-use crate::error::Result;
-use crate::gpu::kernel::buffers;
-use crate::gpu::{Bound, Gpu, ParamArena, Recorder, StorageBuffer};
+use crate::gpu::StorageBuffer;
 use crate::shader;
 
-const WG: u32 = 64;
+/// Where the kernels that rotate bind the table (rope.wgsl).
+const TABLE_BINDING: u32 = 8;
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    n_tokens: u32,
-    n_heads: u32,
-    head_dim: u32,
-    row_stride: u32,
-    start_pos: u32,
-    total: u32,
+/// The rotation functions and the table's binding, for a kernel's preamble.
+pub(crate) fn source() -> &'static str {
+    shader!("rope").wgsl
+}
+
+/// The table bound where [`source`] expects it.
+pub(crate) fn table_binding(table: &StorageBuffer) -> (u32, wgpu::BindingResource<'_>) {
+    (TABLE_BINDING, table.buffer.as_entire_binding())
 }
 
 /// The rotation angles of every position: `[positions, head_dim / 2]` pairs of (cos, sin),
@@ -38,58 +36,4 @@ pub fn default_inv_freq(head_dim: u32, theta: f64) -> Vec<f64> {
     (0..head_dim / 2)
         .map(|j| theta.powf(-2.0 * f64::from(j) / f64::from(head_dim)))
         .collect()
-}
-
-/// Rotates the first `n_heads` heads of each token row of `qk` in place.
-pub struct Rope {
-    bound: Bound,
-    n_heads: u32,
-    head_dim: u32,
-    row_stride: u32,
-}
-
-impl Rope {
-    pub fn new(
-        gpu: &Gpu,
-        arena: &mut ParamArena,
-        table: &StorageBuffer,
-        qk: &wgpu::Buffer,
-        n_heads: u32,
-        head_dim: u32,
-        row_stride: u32,
-    ) -> Result<Rope> {
-        let pipeline = gpu.pipeline(
-            &shader!("rope"),
-            &format!("const WG: u32 = {WG}u;\n"),
-            "main",
-        )?;
-        let bound = Bound::new(
-            gpu,
-            arena,
-            &pipeline,
-            "rope",
-            std::mem::size_of::<Params>(),
-            &buffers(&[&table.buffer, qk]),
-        )?;
-        Ok(Rope {
-            bound,
-            n_heads,
-            head_dim,
-            row_stride,
-        })
-    }
-
-    /// Rotates `n_tokens` rows whose first token sits at `start_pos`.
-    pub fn encode(&self, rec: &mut Recorder<'_>, n_tokens: u32, start_pos: u32) {
-        let total = n_tokens * self.n_heads * self.head_dim / 2;
-        let params = Params {
-            n_tokens,
-            n_heads: self.n_heads,
-            head_dim: self.head_dim,
-            row_stride: self.row_stride,
-            start_pos,
-            total,
-        };
-        rec.dispatch(&self.bound, &params, groups_for(rec.gpu, total, WG));
-    }
 }

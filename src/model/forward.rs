@@ -16,7 +16,7 @@ use crate::kernels::embedding::Embedding;
 use crate::kernels::kv_write::KvWrite;
 use crate::kernels::matmul::{MatMul, MatMulIo};
 use crate::kernels::rmsnorm::RmsNorm;
-use crate::kernels::rope::{rope_table, Rope};
+use crate::kernels::rope::rope_table;
 use crate::kernels::stage::Stage;
 use crate::kernels::swiglu::SwiGlu;
 use crate::kernels::{GpuMatrix, Reduction, StageWriter, StagedLayout, Tuner};
@@ -155,7 +155,6 @@ fn max_step_tokens(gpu: &Gpu, w: &GpuWeights) -> usize {
 struct LayerKernels {
     attn_norm: RmsNorm,
     qkv: MatMul,
-    rope: Rope,
     kv_write: KvWrite,
     attention: Attention,
     stage_attn: Stage,
@@ -250,8 +249,6 @@ impl Transformer {
         for (l, w) in weights.layers.iter().enumerate() {
             let (k_cache, v_cache) = (&cache.k[l], &cache.v[l]);
             let bias = w.qkv_bias.as_ref().map(|b| &b.buffer);
-            // Queries and keys are the first num_heads + num_kv_heads heads of a QKV row.
-            let rotated_heads = (c.num_heads + c.num_kv_heads) as u32;
             layers.push(LayerKernels {
                 attn_norm: RmsNorm::new(
                     g,
@@ -272,21 +269,13 @@ impl Transformer {
                     },
                     t,
                 )?,
-                rope: Rope::new(
-                    g,
-                    a,
-                    &rope_table,
-                    &s.qkv.buffer,
-                    rotated_heads,
-                    c.head_dim as u32,
-                    qkv_dim,
-                )?,
                 kv_write: KvWrite::new(
                     g,
                     a,
                     &s.qkv.buffer,
                     k_cache,
                     v_cache,
+                    &rope_table,
                     cache.shape,
                     qkv_dim,
                     q_dim,
@@ -298,6 +287,7 @@ impl Transformer {
                     &s.qkv.buffer,
                     k_cache,
                     v_cache,
+                    &rope_table,
                     &s.attn.buffer,
                     attention_shape,
                     reduction,
@@ -518,11 +508,11 @@ impl Transformer {
         // The forward pass, top to bottom.
         self.embed.encode(&mut rec, n);
         for layer in &self.layers[..layers] {
-            // Attention block: x += W_o attention(rope(W_qkv rmsnorm(x)))
+            // Attention block: x += W_o attention(rope(W_qkv rmsnorm(x))); the cache write
+            // rotates the keys it stores and attention the queries it loads.
             layer.attn_norm.encode(&mut rec, n, 0);
             layer.qkv.encode(&mut rec, n);
-            layer.rope.encode(&mut rec, n, start);
-            layer.kv_write.encode(&mut rec, n, cache_row + start);
+            layer.kv_write.encode(&mut rec, n, start, cache_row + start);
             layer.attention.encode(&mut rec, n, start, cache_row);
             layer.stage_attn.encode(&mut rec, n);
             layer.o.encode(&mut rec, n);

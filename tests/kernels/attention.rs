@@ -2,8 +2,10 @@
 //! blocks of 1, 7 and 64 queries, head_dim 64 and 128, and long rows with large scores.
 
 use crate::common::{self, assert_close, random_vec, reference};
+use rand::Rng;
 use shaderlm::gpu::{ParamArena, StorageBuffer, TexelTexture};
 use shaderlm::kernels::attention::{Attention, AttentionShape, CacheShape};
+use shaderlm::kernels::rope::{default_inv_freq, rope_table};
 use shaderlm::kernels::{run, Reduction};
 
 const TOLERANCE: f64 = 1e-5;
@@ -41,6 +43,9 @@ fn check(case: Case) {
     let q = random_vec(&mut rng, n_tokens * q_stride, scale);
     let k = random_vec(&mut rng, sequences * ctx * kv_dim, scale);
     let v = random_vec(&mut rng, sequences * ctx * kv_dim, 1.0);
+    // The kernel rotates the queries (RoPE) to their positions as it loads them.
+    let theta = 10_000.0 + rng.random_range(0.0..100_000.0);
+    let table = rope_table(ctx as u32, &default_inv_freq(d as u32, theta));
 
     let cache = CacheShape::new(n_kv_heads as u32, d as u32);
     let texels = |values: &[f32]| -> Vec<[u32; 4]> {
@@ -51,6 +56,7 @@ fn check(case: Case) {
     };
     let width = TexelTexture::width(gpu);
     let q_gpu = StorageBuffer::from_slice(gpu, "q", &q).unwrap();
+    let table_gpu = StorageBuffer::from_slice(gpu, "rope table", &table).unwrap();
     let k_gpu = TexelTexture::upload(gpu, "k cache", &texels(&k), width).unwrap();
     let v_gpu = TexelTexture::upload(gpu, "v cache", &texels(&v), width).unwrap();
     let shape = AttentionShape {
@@ -71,6 +77,7 @@ fn check(case: Case) {
             &q_gpu.buffer,
             &k_gpu,
             &v_gpu,
+            &table_gpu,
             &out_gpu.buffer,
             shape,
             reduction,
@@ -84,13 +91,18 @@ fn check(case: Case) {
         outputs.push((reduction, out_gpu.read_f32(gpu).unwrap()));
     }
 
-    let q_packed: Vec<f64> = (0..n_tokens)
+    let mut q_packed: Vec<f64> = (0..n_tokens)
         .flat_map(|t| {
             q[t * q_stride..][..n_heads * d]
                 .iter()
                 .map(|&x| f64::from(x))
         })
         .collect();
+    for (t, row) in q_packed.chunks_mut(n_heads * d).enumerate() {
+        for head in row.chunks_mut(d) {
+            reference::rope_head(head, past + t, theta);
+        }
+    }
     let seq_k: Vec<f64> = k[sequence * ctx * kv_dim..][..ctx * kv_dim]
         .iter()
         .map(|&x| f64::from(x))

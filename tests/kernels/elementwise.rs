@@ -6,7 +6,7 @@ use shaderlm::gpu::{ParamArena, StorageBuffer, TexelTexture};
 use shaderlm::kernels::attention::CacheShape;
 use shaderlm::kernels::embedding::Embedding;
 use shaderlm::kernels::kv_write::KvWrite;
-use shaderlm::kernels::rope::{default_inv_freq, rope_table, Rope};
+use shaderlm::kernels::rope::{default_inv_freq, rope_table};
 use shaderlm::kernels::swiglu::SwiGlu;
 use shaderlm::kernels::{run, GpuMatrix, PackedMatrix, StageWriter, StagedLayout, WeightFormat};
 
@@ -81,54 +81,9 @@ fn embedding_table_over_128_mib() {
     check_embedding(WeightFormat::F32, 60_000, 576, 7, None);
 }
 
-fn check_rope(n_tokens: usize, n_heads: usize, head_dim: usize, row_stride: usize, start: usize) {
-    let gpu = common::gpu();
-    let seed = common::seed();
-    let mut rng = common::rng(seed);
-    let theta = 10_000.0 + rng.random_range(0.0..100_000.0);
-    let x = random_vec(&mut rng, n_tokens * row_stride, 1.0);
-    let positions = (start + n_tokens) as u32;
-    let table = rope_table(positions, &default_inv_freq(head_dim as u32, theta));
-    let table_gpu = StorageBuffer::from_slice(gpu, "rope table", &table).unwrap();
-    let qk_gpu = StorageBuffer::from_slice(gpu, "qk", &x).unwrap();
-    let mut arena = ParamArena::new(gpu, 1).unwrap();
-    let rope = Rope::new(
-        gpu,
-        &mut arena,
-        &table_gpu,
-        &qk_gpu.buffer,
-        n_heads as u32,
-        head_dim as u32,
-        row_stride as u32,
-    )
-    .unwrap();
-    run(gpu, &mut arena, "rope test", |rec| {
-        rope.encode(rec, n_tokens as u32, start as u32)
-    })
-    .unwrap();
-    let mut expected = to_f64(&x);
-    for t in 0..n_tokens {
-        for h in 0..n_heads {
-            let head = &mut expected[t * row_stride + h * head_dim..][..head_dim];
-            reference::rope_head(head, start + t, theta);
-        }
-    }
-    let out = qk_gpu.read_f32(gpu).unwrap();
-    let what = format!("rope tokens={n_tokens} heads={n_heads} head_dim={head_dim} start={start}");
-    assert_close(&out, &expected, TOLERANCE, seed, &what);
-}
-
-#[test]
-fn rope_rotates_half_and_leaves_the_rest() {
-    // Rows hold 12 rotated heads (9 q + 3 k) then 3 untouched v heads, as the fused QKV does.
-    check_rope(7, 12, 64, 15 * 64, 0);
-    check_rope(1, 12, 64, 15 * 64, 299);
-    check_rope(17, 5, 128, 7 * 128, 3);
-    check_rope(3, 1, 2, 2, 1000);
-}
-
 /// K and V rows land at their positions, heads padded to whole texels (head_dim 64 needs no
-/// padding, 10 does), leaving every other position as it was.
+/// padding, 10 does), keys rotated to their positions (RoPE, against the f64 reference),
+/// values as they are, every other position left as it was.
 fn check_kv_write(
     n_kv_heads: usize,
     head_dim: usize,
@@ -143,6 +98,9 @@ fn check_kv_write(
     let kv_dim = n_kv_heads * head_dim;
     let stride = q_dim + 2 * kv_dim;
     let src = random_vec(&mut rng, n_tokens * stride, 1.0);
+    let theta = 10_000.0 + rng.random_range(0.0..100_000.0);
+    let table = rope_table(ctx as u32, &default_inv_freq(head_dim as u32, theta));
+    let table_gpu = StorageBuffer::from_slice(gpu, "rope table", &table).unwrap();
     let k_init = random_vec(&mut rng, ctx * kv_dim, 1.0);
     let v_init = random_vec(&mut rng, ctx * kv_dim, 1.0);
     let cache = CacheShape::new(n_kv_heads as u32, head_dim as u32);
@@ -164,6 +122,7 @@ fn check_kv_write(
         &src_gpu.buffer,
         &k_gpu,
         &v_gpu,
+        &table_gpu,
         cache,
         stride as u32,
         k_offset,
@@ -171,22 +130,36 @@ fn check_kv_write(
     )
     .unwrap();
     run(gpu, &mut arena, "kv write test", |rec| {
-        write.encode(rec, n_tokens as u32, start as u32)
+        write.encode(rec, n_tokens as u32, start as u32, start as u32)
     })
     .unwrap();
 
-    let (mut k_expected, mut v_expected) = (k_init.clone(), v_init.clone());
+    let (mut k_expected, mut v_expected) = (to_f64(&k_init), v_init.clone());
     for t in 0..n_tokens {
         for e in 0..kv_dim {
-            k_expected[(start + t) * kv_dim + e] = src[t * stride + q_dim + e];
+            k_expected[(start + t) * kv_dim + e] = f64::from(src[t * stride + q_dim + e]);
             v_expected[(start + t) * kv_dim + e] = src[t * stride + q_dim + kv_dim + e];
         }
+        for head in k_expected[(start + t) * kv_dim..][..kv_dim].chunks_mut(head_dim) {
+            reference::rope_head(head, start + t, theta);
+        }
     }
-    assert_eq!(
-        k_gpu.read(gpu).unwrap(),
-        texels(&k_expected),
-        "kv write: K cache (seed {seed})"
+    // The K cache read back as values (texel padding dropped).
+    let k_values: Vec<f32> = k_gpu
+        .read(gpu)
+        .unwrap()
+        .chunks(cache.row_texels() as usize)
+        .flat_map(|row| {
+            row.chunks(cache.head_texels() as usize).flat_map(|head| {
+                let values: Vec<f32> = head.iter().flatten().map(|&w| f32::from_bits(w)).collect();
+                values[..head_dim].to_vec()
+            })
+        })
+        .collect();
+    let what = format!(
+        "kv write: K cache, heads={n_kv_heads} head_dim={head_dim} tokens={n_tokens} start={start}"
     );
+    assert_close(&k_values, &k_expected, TOLERANCE, seed, &what);
     assert_eq!(
         v_gpu.read(gpu).unwrap(),
         texels(&v_expected),
@@ -199,6 +172,10 @@ fn kv_write_places_rows_at_their_positions() {
     check_kv_write(3, 64, 576, 7, 40, 11);
     check_kv_write(2, 10, 60, 1, 9, 8);
     check_kv_write(1, 34, 34, 5, 5, 0);
+    // Long positions, head_dim 128 and the smallest pair.
+    check_kv_write(3, 64, 576, 1, 300, 299);
+    check_kv_write(2, 128, 256, 17, 30, 3);
+    check_kv_write(1, 2, 2, 3, 1004, 1000);
 }
 
 #[test]
