@@ -7,7 +7,7 @@
 
 use shaderlm::bench::ceilings::{self, Ceilings};
 use shaderlm::gpu::{Gpu, GpuOptions, ParamArena, Recorder, StorageBuffer, TexelTexture};
-use shaderlm::kernels::attention::{Attention, AttentionShape, CacheShape};
+use shaderlm::kernels::attention::{Attention, AttentionOutput, AttentionShape, CacheShape};
 use shaderlm::kernels::embedding::Embedding;
 use shaderlm::kernels::kv_write::KvWrite;
 use shaderlm::kernels::matmul::{MatMul, MatMulIo};
@@ -208,7 +208,7 @@ fn bench_attention(b: &Bench<'_>, shape: &Shape) {
                 &k,
                 &v,
                 &table,
-                &out.buffer,
+                AttentionOutput::Rows(&out.buffer),
                 att_shape,
                 reduction,
             )

@@ -8,9 +8,12 @@
 // one at a time: each invocation dots its texels, subgroupAdd gives the score, and an
 // online softmax (running maximum and sum) folds the key's value in. No workgroup memory,
 // no barriers. Queries are rotated as they are loaded (rope.wgsl).
+// The output goes through `fn write_texel(t, head, i, lane, result)`, called by every lane
+// for every texel i < TEXELS_PER_INVOCATION of every head: attention_rows.wgsl writes f32
+// rows, attention_staged.wgsl the staged input of the output projection.
 // The Rust owner (src/kernels/attention.rs) prepends rope.wgsl, TEXTURE_WIDTH,
-// HEAD_TEXELS, WG, HEADS (a divisor of n_heads / n_kv_heads) and
-// TEXELS_PER_INVOCATION = ceil(HEAD_TEXELS / WG).
+// HEAD_TEXELS, WG, HEADS (a divisor of n_heads / n_kv_heads),
+// TEXELS_PER_INVOCATION = ceil(HEAD_TEXELS / WG) and one of those writers.
 
 const NEG_INF: f32 = -3.0e38;
 
@@ -30,7 +33,6 @@ struct Params {
 @group(0) @binding(1) var<storage, read> q: array<f32>;
 @group(0) @binding(2) var k_cache: texture_storage_2d<rgba32uint, read>;
 @group(0) @binding(3) var v_cache: texture_storage_2d<rgba32uint, read>;
-@group(0) @binding(4) var<storage, read_write> out: array<f32>;
 
 fn cache_texel(cache: texture_storage_2d<rgba32uint, read>, row: u32, kv_head: u32, c: u32) -> vec4<f32> {
     let i = row * p.n_kv_heads * HEAD_TEXELS + kv_head * HEAD_TEXELS + c;
@@ -104,14 +106,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
 
     for (var h = 0u; h < HEADS; h++) {
         for (var i = 0u; i < TEXELS_PER_INVOCATION; i++) {
-            let c = lid + i * WG;
-            let result = acc[h][i] / running_sum[h];
-            for (var j = 0u; j < 4u; j++) {
-                let d = 4u * c + j;
-                if (c < HEAD_TEXELS && d < p.head_dim) {
-                    out[t * p.out_stride + (first_head + h) * p.head_dim + d] = result[j];
-                }
-            }
+            write_texel(t, first_head + h, i, lid, acc[h][i] / running_sum[h]);
         }
     }
 }

@@ -1,52 +1,8 @@
-// Writing the x of y = W x in the staged layout: the subgroup twin of ../staging.wgsl, for
-// producers whose workgroups are 8 invocations forming one subgroup (adapters whose
-// subgroups hold at least 8). The 8 lanes stage a block of 32 values together: lane l
-// holds values 4l..4l+3 (neighbouring lanes read neighbouring memory, each value is
-// computed once), and subgroup reductions find the block's outlier, scale and sum. The
-// portable writer walks a block twice in one invocation, one per-lane gather per value.
-// Same layout and same arithmetic, so both writers give the same words.
-//
-// The producer calls stage(t, i, lane) from all 8 lanes for each item i < STAGE_ITEMS of
-// row t (an item is a block of 32 values in both layouts); the owner also defines
-// STAGE_BLOCKS (blocks of 32 per row) besides the constants listed in ../staging.wgsl.
+// The subgroup stage writer for producers that define `fn value(t: u32, k: u32) -> f32`
+// (see ../staging.wgsl): appended to stage_block.wgsl. The producer calls stage(t, b, lane)
+// from all 8 lanes of its subgroup for each block b < STAGE_ITEMS of row t.
 
-const STAGE_LANES: u32 = 8u;
-const STAGE_ITEMS: u32 = STAGE_BLOCKS;
-
-@group(0) @binding(9) var<storage, read_write> staged: array<u32>;
-
-fn stage_q8_block(t: u32, b: u32, lane: u32, v: vec4<f32>) {
-    let a = abs(v);
-    let top_abs = subgroupMax(max(max(a.x, a.y), max(a.z, a.w)));
-    // The outlier is the first value of largest magnitude, as in the portable writer.
-    let index = vec4<u32>(4u * lane) + vec4<u32>(0u, 1u, 2u, 3u);
-    let candidates = select(vec4<u32>(32u), index, a == vec4<f32>(top_abs));
-    let top = subgroupMin(min(min(candidates.x, candidates.y), min(candidates.z, candidates.w)));
-    let is_top = index == vec4<u32>(top);
-    let rest = select(a, vec4<f32>(0.0), is_top);
-    let amax = subgroupMax(max(max(rest.x, rest.y), max(rest.z, rest.w)));
-    // Exactly one lane holds the outlier; the others add zeros.
-    let mine = select(vec4<f32>(0.0), v, is_top);
-    let top_value = subgroupAdd(mine.x + mine.y + mine.z + mine.w);
-
-    let s = amax / 127.0;
-    let inv = select(0.0, 1.0 / s, s > 0.0);
-    let q = select(vec4<i32>(round(v * inv)), vec4<i32>(0), is_top);
-    let bytes = vec4<u32>(q) & vec4<u32>(0xFFu);
-    let row = t * STAGE_ROW_WORDS;
-    staged[row + b * 8u + lane] = bytes.x | (bytes.y << 8u) | (bytes.z << 16u) | (bytes.w << 24u);
-    let sum = subgroupAdd(q.x + q.y + q.z + q.w);
-    if (lane == 0u) {
-        let at = row + STAGE_SCALES + 4u * b;
-        staged[at] = bitcast<u32>(s);
-        staged[at + 1u] = bitcast<u32>(s * f32(sum));
-        staged[at + 2u] = bitcast<u32>(top_value);
-        staged[at + 3u] = bitcast<u32>(f32(top));
-    }
-}
-
-// Block b of row t: int8 with scales, or (f32 layout) the 8 vec4s it covers, zero past
-// the end of the row. Called by all 8 lanes of the subgroup.
+// Block b of row t, zero past the end of the row.
 fn stage(t: u32, b: u32, lane: u32) {
     var v = vec4<f32>(0.0);
     for (var j = 0u; j < 4u; j++) {
@@ -55,12 +11,5 @@ fn stage(t: u32, b: u32, lane: u32) {
             v[j] = value(t, k);
         }
     }
-    if (STAGE_Q8) {
-        stage_q8_block(t, b, lane, v);
-    } else if (8u * b + lane < STAGE_UNITS) {
-        let at = t * STAGE_ROW_WORDS + 4u * (8u * b + lane);
-        for (var j = 0u; j < 4u; j++) {
-            staged[at + j] = bitcast<u32>(v[j]);
-        }
-    }
+    stage_values(t, b, lane, v);
 }

@@ -1,5 +1,6 @@
 //! Owner of `shaders/attention.wgsl`, and the layout of the KV cache it reads.
 
+use super::staging::StagedLayout;
 use super::{rope, Reduction};
 use crate::error::{Error, Result};
 use crate::gpu::{kernel::grid, Bound, Gpu, ParamArena, Recorder, StorageBuffer, TexelTexture};
@@ -83,6 +84,16 @@ pub struct AttentionShape {
     pub out_stride: u32,
 }
 
+/// Where attention writes its output.
+#[derive(Clone, Copy)]
+pub enum AttentionOutput<'a> {
+    /// f32 rows of n_heads * head_dim values, `out_stride` apart.
+    Rows(&'a wgpu::Buffer),
+    /// Straight into the staged input of the output projection, saving the stage pass
+    /// (only where [`Attention::can_stage`] says so).
+    Staged(&'a StorageBuffer, StagedLayout),
+}
+
 /// Causal GQA attention of new queries over one layer's KV cache.
 pub struct Attention {
     bound: Bound,
@@ -100,7 +111,7 @@ impl Attention {
         k_cache: &TexelTexture,
         v_cache: &TexelTexture,
         rope_table: &StorageBuffer,
-        out: &wgpu::Buffer,
+        out: AttentionOutput<'_>,
         shape: AttentionShape,
         reduction: Reduction,
     ) -> Result<Attention> {
@@ -127,6 +138,18 @@ impl Attention {
                 .find(|h| group.is_multiple_of(*h))
                 .unwrap_or(1),
         };
+        let output = match out {
+            AttentionOutput::Rows(buffer) => (4, buffer.as_entire_binding()),
+            AttentionOutput::Staged(staged, layout) => {
+                if !Self::can_stage(reduction, &shape) || layout.cols != shape.n_heads * head_dim {
+                    return Err(Error::usage(format!(
+                        "attention: cannot write {} staged columns from {} heads of {head_dim} with {reduction:?}",
+                        layout.cols, shape.n_heads
+                    )));
+                }
+                (9, staged.binding())
+            }
+        };
         let pipeline = match reduction {
             Reduction::Workgroup => {
                 let preamble = format!(
@@ -138,9 +161,17 @@ impl Attention {
             }
             Reduction::Subgroup(size) => {
                 let per_invocation = shape.cache.head_texels().div_ceil(size);
+                let writer = match out {
+                    AttentionOutput::Rows(_) => shader!("subgroup/attention_rows").wgsl.to_string(),
+                    AttentionOutput::Staged(_, layout) => format!(
+                        "{}{}",
+                        layout.block_writer_preamble(),
+                        shader!("subgroup/attention_staged").wgsl
+                    ),
+                };
                 let preamble = format!(
                     "const WG: u32 = {size}u;\nconst TEXELS_PER_INVOCATION: u32 = {per_invocation}u;\n\
-                     const HEADS: u32 = {heads_per_workgroup}u;\n{}{}",
+                     const HEADS: u32 = {heads_per_workgroup}u;\n{}{}{writer}",
                     shape.cache.preamble(gpu),
                     rope::source()
                 );
@@ -151,7 +182,7 @@ impl Attention {
             (1, q.as_entire_binding()),
             (2, wgpu::BindingResource::TextureView(&k_cache.view)),
             (3, wgpu::BindingResource::TextureView(&v_cache.view)),
-            (4, out.as_entire_binding()),
+            output,
             rope::table_binding(rope_table),
         ];
         let bound = Bound::new(
@@ -167,6 +198,14 @@ impl Attention {
             shape,
             heads_per_workgroup,
         })
+    }
+
+    /// Whether the kernel for `reduction` can write its output staged
+    /// ([`AttentionOutput::Staged`]): the subgroup kernel with 8 lanes, each texel i of a
+    /// head across them one block of 32 values (head_dim a multiple of 32), where the
+    /// adapter runs the subgroup stage writer.
+    pub fn can_stage(reduction: Reduction, shape: &AttentionShape) -> bool {
+        reduction == Reduction::Subgroup(8) && shape.cache.head_dim.is_multiple_of(32)
     }
 
     /// Attends `n_tokens` queries at positions start_pos.. (as the projection wrote them:

@@ -61,10 +61,14 @@ impl StageWriter {
         }
     }
 
-    fn source(self) -> &'static str {
+    fn source(self) -> String {
         match self {
-            StageWriter::Portable => shader!("staging").wgsl,
-            StageWriter::Subgroup => shader!("subgroup/staging").wgsl,
+            StageWriter::Portable => shader!("staging").wgsl.to_string(),
+            StageWriter::Subgroup => format!(
+                "{}{}",
+                shader!("subgroup/stage_block").wgsl,
+                shader!("subgroup/staging").wgsl
+            ),
         }
     }
 }
@@ -139,6 +143,20 @@ impl StagedLayout {
 
     /// Constants and the writer for a kernel that writes this layout (see staging.wgsl).
     pub fn producer_preamble(&self, writer: StageWriter) -> String {
+        format!("{}{}", self.producer_constants(), writer.source())
+    }
+
+    /// Constants and the subgroup block writer alone (subgroup/stage_block.wgsl), for a
+    /// kernel that holds the values in its lanes already (the subgroup attention).
+    pub fn block_writer_preamble(&self) -> String {
+        format!(
+            "{}{}",
+            self.producer_constants(),
+            shader!("subgroup/stage_block").wgsl
+        )
+    }
+
+    fn producer_constants(&self) -> String {
         let scales = if self.int8 {
             4 * self.int8_vec4s().0
         } else {
@@ -147,13 +165,12 @@ impl StagedLayout {
         format!(
             "const STAGE_Q8: bool = {};\nconst STAGE_K: u32 = {}u;\nconst STAGE_UNITS: u32 = {}u;\n\
              const STAGE_ROW_WORDS: u32 = {}u;\nconst STAGE_SCALES: u32 = {scales}u;\n\
-             const STAGE_BLOCKS: u32 = {}u;\n{}",
+             const STAGE_BLOCKS: u32 = {}u;\n",
             self.int8,
             self.cols,
             self.units(),
             self.row_words(),
             self.blocks(),
-            writer.source()
         )
     }
 

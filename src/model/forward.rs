@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::gpu::buffer::Readback;
 use crate::gpu::profile::KernelTime;
 use crate::gpu::{Gpu, GpuProfile, ParamArena, Recorder, StorageBuffer};
-use crate::kernels::attention::{Attention, AttentionShape};
+use crate::kernels::attention::{Attention, AttentionOutput, AttentionShape};
 use crate::kernels::embedding::Embedding;
 use crate::kernels::kv_write::KvWrite;
 use crate::kernels::matmul::{MatMul, MatMulIo};
@@ -157,7 +157,8 @@ struct LayerKernels {
     qkv: MatMul,
     kv_write: KvWrite,
     attention: Attention,
-    stage_attn: Stage,
+    /// Stages the attention output for W_o, unless attention writes it staged itself.
+    stage_attn: Option<Stage>,
     o: MatMul,
     ffn_norm: RmsNorm,
     gate_up: MatMul,
@@ -244,6 +245,9 @@ impl Transformer {
             out_stride: q_dim,
         };
 
+        // Where it can, attention writes W_o's staged input itself (one pass fewer a layer).
+        let attention_stages = Attention::can_stage(reduction, &attention_shape);
+
         let embed = Embedding::new(g, a, &weights.embed, &s.ids.buffer, &s.x.buffer)?;
         let mut layers = Vec::with_capacity(c.num_layers);
         for (l, w) in weights.layers.iter().enumerate() {
@@ -288,18 +292,26 @@ impl Transformer {
                     k_cache,
                     v_cache,
                     &rope_table,
-                    &s.attn.buffer,
+                    if attention_stages {
+                        AttentionOutput::Staged(&s.o_in.buffer, s.o_in.layout)
+                    } else {
+                        AttentionOutput::Rows(&s.attn.buffer)
+                    },
                     attention_shape,
                     reduction,
                 )?,
-                stage_attn: Stage::new(
-                    g,
-                    a,
-                    &s.attn.buffer,
-                    &s.o_in.buffer,
-                    s.o_in.layout,
-                    writer,
-                )?,
+                stage_attn: if attention_stages {
+                    None
+                } else {
+                    Some(Stage::new(
+                        g,
+                        a,
+                        &s.attn.buffer,
+                        &s.o_in.buffer,
+                        s.o_in.layout,
+                        writer,
+                    )?)
+                },
                 o: MatMul::tuned(
                     g,
                     a,
@@ -514,7 +526,9 @@ impl Transformer {
             layer.qkv.encode(&mut rec, n);
             layer.kv_write.encode(&mut rec, n, start, cache_row + start);
             layer.attention.encode(&mut rec, n, start, cache_row);
-            layer.stage_attn.encode(&mut rec, n);
+            if let Some(stage) = &layer.stage_attn {
+                stage.encode(&mut rec, n);
+            }
             layer.o.encode(&mut rec, n);
             // MLP block: x += W_down (silu(W_gate h) * W_up h), h = rmsnorm(x)
             layer.ffn_norm.encode(&mut rec, n, 0);

@@ -4,9 +4,9 @@
 use crate::common::{self, assert_close, random_vec, reference};
 use rand::Rng;
 use shaderlm::gpu::{ParamArena, StorageBuffer, TexelTexture};
-use shaderlm::kernels::attention::{Attention, AttentionShape, CacheShape};
+use shaderlm::kernels::attention::{Attention, AttentionOutput, AttentionShape, CacheShape};
 use shaderlm::kernels::rope::{default_inv_freq, rope_table};
-use shaderlm::kernels::{run, Reduction};
+use shaderlm::kernels::{run, Reduction, StagedLayout, WeightFormat};
 
 const TOLERANCE: f64 = 1e-5;
 
@@ -78,7 +78,7 @@ fn check(case: Case) {
             &k_gpu,
             &v_gpu,
             &table_gpu,
-            &out_gpu.buffer,
+            AttentionOutput::Rows(&out_gpu.buffer),
             shape,
             reduction,
         )
@@ -119,6 +119,51 @@ fn check(case: Case) {
             "attention ({reduction:?}) heads={n_heads}/{n_kv_heads} head_dim={d} tokens={n_tokens} past={past} sequence={sequence} scale={scale}"
         );
         assert_close(&out, &expected, TOLERANCE, seed, &what);
+    }
+
+    // Where the subgroup kernel writes the output projection's staged input itself: the
+    // f32 layout (to f32 rounding) and the int8 one (within what int8 blocks allow).
+    let cols = n_heads * d;
+    for reduction in Reduction::available(gpu) {
+        if !Attention::can_stage(reduction, &shape) {
+            continue;
+        }
+        for format in [WeightFormat::F32, WeightFormat::Q8_0] {
+            if n_tokens > StagedLayout::max_rows(gpu, format, cols as u32) as usize {
+                continue; // more rows than one staged step holds
+            }
+            let layout = StagedLayout::for_format(format, cols as u32, n_tokens as u32);
+            let staged = layout.buffer(gpu, "staged").unwrap();
+            staged.fill_f32(gpu, f32::NAN);
+            let mut arena = ParamArena::new(gpu, 1).unwrap();
+            let attention = Attention::new(
+                gpu,
+                &mut arena,
+                &q_gpu.buffer,
+                &k_gpu,
+                &v_gpu,
+                &table_gpu,
+                AttentionOutput::Staged(&staged, layout),
+                shape,
+                reduction,
+            )
+            .unwrap();
+            run(gpu, &mut arena, "staged attention test", |rec| {
+                attention.encode(rec, n_tokens as u32, past as u32, (sequence * ctx) as u32)
+            })
+            .unwrap();
+            let words = staged.read_u32(gpu).unwrap();
+            let what = format!(
+                "attention staged {} ({reduction:?}) heads={n_heads}/{n_kv_heads} head_dim={d} tokens={n_tokens} past={past}",
+                format.name()
+            );
+            if layout.int8 {
+                common::assert_int8_staged(&words, &expected, n_tokens, cols, seed, &what);
+            } else {
+                let values = reference::unstage_rows(&words, n_tokens, cols, false);
+                assert_close(&values, &expected, TOLERANCE, seed, &what);
+            }
+        }
     }
 }
 
