@@ -65,11 +65,8 @@ fn check(case: Case) {
         q_stride: q_stride as u32,
         out_stride: (n_heads * d) as u32,
     };
-    // Every variant the adapter runs: the portable kernel and the subgroup twin.
-    let mut outputs = Vec::new();
-    for reduction in Reduction::available(gpu) {
-        let out_gpu = StorageBuffer::new(gpu, "out", (n_tokens * n_heads * d * 4) as u64).unwrap();
-        out_gpu.fill_f32(gpu, f32::NAN);
+    // Runs the kernel for `reduction` over this case, writing `output`.
+    let attend = |output: AttentionOutput<'_>, reduction: Reduction| {
         let mut arena = ParamArena::new(gpu, 1).unwrap();
         let attention = Attention::new(
             gpu,
@@ -78,16 +75,22 @@ fn check(case: Case) {
             &k_gpu,
             &v_gpu,
             &table_gpu,
-            AttentionOutput::Rows(&out_gpu.buffer),
+            output,
             shape,
             reduction,
         )
         .unwrap();
-        let first_cache_row = (sequence * ctx) as u32;
         run(gpu, &mut arena, "attention test", |rec| {
-            attention.encode(rec, n_tokens as u32, past as u32, first_cache_row)
+            attention.encode(rec, n_tokens as u32, past as u32, (sequence * ctx) as u32)
         })
         .unwrap();
+    };
+    // Every variant the adapter runs: the portable kernel and the subgroup twin.
+    let mut outputs = Vec::new();
+    for reduction in Reduction::available(gpu) {
+        let out_gpu = StorageBuffer::new(gpu, "out", (n_tokens * n_heads * d * 4) as u64).unwrap();
+        out_gpu.fill_f32(gpu, f32::NAN);
+        attend(AttentionOutput::Rows(&out_gpu.buffer), reduction);
         outputs.push((reduction, out_gpu.read_f32(gpu).unwrap()));
     }
 
@@ -135,23 +138,7 @@ fn check(case: Case) {
             let layout = StagedLayout::for_format(format, cols as u32, n_tokens as u32);
             let staged = layout.buffer(gpu, "staged").unwrap();
             staged.fill_f32(gpu, f32::NAN);
-            let mut arena = ParamArena::new(gpu, 1).unwrap();
-            let attention = Attention::new(
-                gpu,
-                &mut arena,
-                &q_gpu.buffer,
-                &k_gpu,
-                &v_gpu,
-                &table_gpu,
-                AttentionOutput::Staged(&staged, layout),
-                shape,
-                reduction,
-            )
-            .unwrap();
-            run(gpu, &mut arena, "staged attention test", |rec| {
-                attention.encode(rec, n_tokens as u32, past as u32, (sequence * ctx) as u32)
-            })
-            .unwrap();
+            attend(AttentionOutput::Staged(&staged, layout), reduction);
             let words = staged.read_u32(gpu).unwrap();
             let what = format!(
                 "attention staged {} ({reduction:?}) heads={n_heads}/{n_kv_heads} head_dim={d} tokens={n_tokens} past={past}",
