@@ -285,7 +285,9 @@ fn stage_kernel_lays_out_rows_like_the_reference() {
         let layout = StagedLayout::for_format(format, cols as u32, rows as u32);
         let x_gpu = StorageBuffer::from_slice(gpu, "x", &x).unwrap();
         let expected = reference::stage_rows(&x, cols, int8);
-        // Every stage writer the adapter runs: the portable one and the subgroup twin.
+        // Every stage writer the adapter runs: the portable one and the subgroup twin, which
+        // compute the same things in the same order and so must write the same words.
+        let mut first_writer: Option<Vec<u32>> = None;
         for writer in StageWriter::available(gpu) {
             let staged = layout.buffer(gpu, "staged").unwrap();
             staged.fill_f32(gpu, f32::NAN);
@@ -308,6 +310,10 @@ fn stage_kernel_lays_out_rows_like_the_reference() {
                 assert_close(&scales(&got), &theirs, 1e-2, seed, &what);
             } else {
                 assert_eq!(got, expected, "{what}: f32 staging is a padded copy");
+            }
+            match &first_writer {
+                None => first_writer = Some(got),
+                Some(words) => assert_eq!(&got, words, "{what}: words differ between writers"),
             }
         }
     }
