@@ -9,7 +9,6 @@ pub fn kernel_kind(name: &str) -> &'static str {
         "matvec" | "matmul" => "matmul",
         "attention" => "attention",
         "rmsnorm" => "norm",
-        "rope" => "rope",
         _ => "other",
     }
 }
