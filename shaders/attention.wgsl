@@ -1,7 +1,7 @@
 // Causal scaled-dot-product attention of new queries over the KV cache, grouped-query.
 //
-// Query t (at position start_pos + t) of head h, rotated here (rope.wgsl), attends to cache positions 0..=start_pos + t
-// of KV head h / (n_heads / n_kv_heads). The cache is a pair of textures laid out as
+// Query t (at position start_pos + t) of head h, rotated here (rope.wgsl), attends to cache
+// positions 0..=start_pos + t of KV head h / (n_heads / n_kv_heads). The cache is a pair of textures laid out as
 // kv_write.wgsl describes. One workgroup per (query, head). Keys are taken in tiles of WG:
 // each invocation scores one key, then the tile updates a running maximum and sum (online
 // softmax), so rows of any length stay stable without storing all scores. Invocation c < HEAD_TEXELS

@@ -9,7 +9,7 @@
 
 @group(0) @binding(8) var<storage, read> rope_table: array<vec2<f32>>;
 
-// The element element d of a head pairs with.
+// The element that element d of a head pairs with.
 fn rope_partner(d: u32, head_dim: u32) -> u32 {
     let half = head_dim / 2u;
     return select(d - half, d + half, d < half);

@@ -74,8 +74,8 @@ impl KvWrite {
         })
     }
 
-    /// Writes `n_tokens` rows at cache row `first_row` (sequence * ctx + start_pos).
-    /// Writes `n_tokens` rows, the first at position `start_pos` and cache row `first_row`.
+    /// Writes `n_tokens` rows, the first at position `start_pos` and cache row `first_row`
+    /// (sequence * ctx + start_pos), keys rotated to their positions.
     pub fn encode(&self, rec: &mut Recorder<'_>, n_tokens: u32, start_pos: u32, first_row: u32) {
         let params = Params {
             n_tokens,

@@ -59,20 +59,12 @@ impl XReader {
     /// The subgroup reader where subgroups hold at least 8 invocations
     /// (`SHADERLM_PORTABLE=1` forces the portable one).
     pub fn for_gpu(gpu: &Gpu) -> XReader {
-        if super::forced_portable() {
-            XReader::Portable
-        } else {
-            *Self::available(gpu).last().unwrap_or(&XReader::Portable)
-        }
+        super::preferred(&Self::available(gpu))
     }
 
     /// Every reader this adapter can run (tests check each).
     pub fn available(gpu: &Gpu) -> Vec<XReader> {
-        let mut all = vec![XReader::Portable];
-        if super::has_subgroups_of_8(gpu) {
-            all.push(XReader::Subgroup);
-        }
-        all
+        super::lanes_of_8_variants(gpu, XReader::Portable, XReader::Subgroup)
     }
 
     fn source(self) -> &'static str {

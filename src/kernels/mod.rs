@@ -55,10 +55,25 @@ impl Reduction {
     }
 }
 
-/// Whether 8 invocations of one subgroup can work together (subgroup operations, subgroups
-/// of at least 8): what the subgroup x reader and the subgroup stage writer need.
-pub(crate) fn has_subgroups_of_8(gpu: &Gpu) -> bool {
-    gpu.has_subgroups() && gpu.info.subgroup_min_size >= 8
+/// The variants of a kernel piece whose subgroup form has 8 invocations of one subgroup
+/// work together (the x reader, the stage writer): `portable`, then `subgroup` where the
+/// adapter has subgroup operations and subgroups of at least 8 (tests check each).
+pub(crate) fn lanes_of_8_variants<T>(gpu: &Gpu, portable: T, subgroup: T) -> Vec<T> {
+    let mut all = vec![portable];
+    if gpu.has_subgroups() && gpu.info.subgroup_min_size >= 8 {
+        all.push(subgroup);
+    }
+    all
+}
+
+/// The variant to use of those `lanes_of_8_variants` gives: the subgroup one where there
+/// is one, unless `SHADERLM_PORTABLE=1`.
+pub(crate) fn preferred<T: Copy>(variants: &[T]) -> T {
+    if forced_portable() {
+        variants[0]
+    } else {
+        variants[variants.len() - 1]
+    }
 }
 
 /// Workgroups for `total` invocations at `wg` per workgroup.

@@ -1,6 +1,5 @@
 //! Owner of `shaders/stage.wgsl`: stages rows of f32 activations for a matmul.
 
-use super::groups_for;
 use super::staging::{StageWriter, StagedLayout};
 use crate::error::Result;
 use crate::gpu::{kernel::buffers, Bound, Gpu, ParamArena, Recorder, StorageBuffer};
@@ -57,9 +56,7 @@ impl Stage {
             rows,
             cols: self.layout.cols,
         };
-        let w = self.writer;
-        let invocations = rows * self.layout.items(w) * w.lanes();
-        let groups = groups_for(rec.gpu, invocations, w.workgroup_size());
+        let groups = self.writer.workgroups(rec.gpu, &self.layout, rows);
         rec.dispatch(&self.bound, &params, groups);
     }
 }

@@ -26,22 +26,12 @@ impl StageWriter {
     /// The subgroup writer where subgroups hold at least 8 invocations
     /// (`SHADERLM_PORTABLE=1` forces the portable one).
     pub fn for_gpu(gpu: &Gpu) -> StageWriter {
-        if super::forced_portable() {
-            StageWriter::Portable
-        } else {
-            *Self::available(gpu)
-                .last()
-                .unwrap_or(&StageWriter::Portable)
-        }
+        super::preferred(&Self::available(gpu))
     }
 
     /// Every writer this adapter can run (tests check each).
     pub fn available(gpu: &Gpu) -> Vec<StageWriter> {
-        let mut all = vec![StageWriter::Portable];
-        if super::has_subgroups_of_8(gpu) {
-            all.push(StageWriter::Subgroup);
-        }
-        all
+        super::lanes_of_8_variants(gpu, StageWriter::Portable, StageWriter::Subgroup)
     }
 
     /// Invocations that stage one item together.
@@ -59,6 +49,13 @@ impl StageWriter {
             StageWriter::Portable => 64,
             StageWriter::Subgroup => 8,
         }
+    }
+
+    /// Workgroups of a producer with independent items (SwiGLU, the stage kernel) staging
+    /// `rows` rows of `layout`.
+    pub fn workgroups(self, gpu: &Gpu, layout: &StagedLayout, rows: u32) -> [u32; 3] {
+        let invocations = rows * layout.items(self) * self.lanes();
+        super::groups_for(gpu, invocations, self.workgroup_size())
     }
 
     fn source(self) -> String {

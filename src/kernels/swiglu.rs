@@ -1,6 +1,5 @@
 //! Owner of `shaders/swiglu.wgsl`: silu(gate) * up, written staged for the down projection.
 
-use super::groups_for;
 use super::staging::{StageWriter, StagedLayout};
 use crate::error::Result;
 use crate::gpu::{kernel::buffers, Bound, Gpu, ParamArena, Recorder, StorageBuffer};
@@ -57,9 +56,7 @@ impl SwiGlu {
             n_tokens,
             cols: self.layout.cols,
         };
-        let w = self.writer;
-        let invocations = n_tokens * self.layout.items(w) * w.lanes();
-        let groups = groups_for(rec.gpu, invocations, w.workgroup_size());
+        let groups = self.writer.workgroups(rec.gpu, &self.layout, n_tokens);
         rec.dispatch(&self.bound, &params, groups);
     }
 }
