@@ -7,7 +7,9 @@
 
 use shaderlm::bench::ceilings::{self, Ceilings};
 use shaderlm::gpu::{Gpu, GpuOptions, ParamArena, Recorder, StorageBuffer, TexelTexture};
-use shaderlm::kernels::attention::{Attention, AttentionOutput, AttentionShape, CacheShape};
+use shaderlm::kernels::attention::{
+    Attention, AttentionOutput, AttentionShape, AttentionVariant, CacheShape,
+};
 use shaderlm::kernels::embedding::Embedding;
 use shaderlm::kernels::kv_write::KvWrite;
 use shaderlm::kernels::matmul::{MatMul, MatMulIo};
@@ -16,9 +18,7 @@ use shaderlm::kernels::rope::{default_inv_freq, rope_table};
 use shaderlm::kernels::softmax::Softmax;
 use shaderlm::kernels::stage::Stage;
 use shaderlm::kernels::swiglu::SwiGlu;
-use shaderlm::kernels::{
-    GpuMatrix, PackedMatrix, Reduction, StageWriter, StagedLayout, WeightFormat,
-};
+use shaderlm::kernels::{GpuMatrix, PackedMatrix, StageWriter, StagedLayout, WeightFormat};
 use std::time::Instant;
 
 struct Shape {
@@ -172,10 +172,17 @@ fn bench_matmul(b: &Bench<'_>, shape: &Shape) {
 fn bench_attention(b: &Bench<'_>, shape: &Shape) {
     let cache = CacheShape::new(shape.kv_heads, shape.head_dim);
     let q_stride = shape.heads * shape.head_dim;
-    for reduction in Reduction::available(b.gpu) {
+    let att_shape = AttentionShape {
+        n_heads: shape.heads,
+        cache,
+        q_stride,
+        out_stride: q_stride,
+    };
+    for variant in AttentionVariant::available(b.gpu, &att_shape) {
         for context in [256u32, 1024, 4096] {
             let name = format!(
-                "attention {} {reduction:?} decode at {context}",
+                "attention {} {:?} split {} decode at {context}",
+                shape.model, variant.reduction, variant.key_split
                 shape.model
             );
             if !b.wanted(&name) {
@@ -195,12 +202,6 @@ fn bench_attention(b: &Bench<'_>, shape: &Shape) {
             )
             .expect("table");
             let mut arena = ParamArena::new(b.gpu, 2).expect("arena");
-            let att_shape = AttentionShape {
-                n_heads: shape.heads,
-                cache,
-                q_stride,
-                out_stride: q_stride,
-            };
             let attention = Attention::new(
                 b.gpu,
                 &mut arena,
@@ -210,7 +211,7 @@ fn bench_attention(b: &Bench<'_>, shape: &Shape) {
                 &table,
                 AttentionOutput::Rows(&out.buffer),
                 att_shape,
-                reduction,
+                variant,
             )
             .expect("attention");
             let seconds = b.time(&mut arena, 4, |rec| {

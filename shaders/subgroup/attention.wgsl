@@ -1,21 +1,31 @@
 // Causal GQA attention over the KV cache: the subgroup twin of ../attention.wgsl, for
 // adapters with a fixed subgroup size (WG = that size). Same bindings and results.
 //
-// One workgroup (one subgroup) per (query, HEADS query heads of one KV group): the heads
-// sharing a KV head go together, so each key's and value's texels are loaded once for
-// all of them (texture loads are most of the cost on CPU-type adapters). Invocation i
-// holds head texels i, i + WG, ... of each query head and of each output. Keys are visited
-// one at a time: each invocation dots its texels, subgroupAdd gives the score, and an
-// online softmax (running maximum and sum) folds the key's value in. No workgroup memory,
-// no barriers. Queries are rotated as they are loaded (rope.wgsl).
+// One workgroup per (query, HEADS query heads of one KV group): the heads sharing a KV
+// head go together, so each key's and value's texels are loaded once for all of them
+// (texture loads are most of the cost on CPU-type adapters). The workgroup is KEY_SPLIT
+// subgroups of WG lanes; subgroup s visits keys s, s + KEY_SPLIT, ... one at a time, and
+// lane i holds head texels i, i + WG, ... of each query head and of each output. Per key,
+// each lane dots its texels, subgroupAdd gives the score, and an online softmax (running
+// maximum and sum) folds the key's value in. With KEY_SPLIT = 1 (CPU-type adapters) that
+// is all: no workgroup memory, no barriers. On a GPU one subgroup walking every key alone
+// leaves the chip idle and waits on each load in turn, so KEY_SPLIT subgroups share the
+// keys and their partial softmaxes are merged through workgroup memory at the end (the
+// subgroups are taken to be consecutive runs of WG invocations, as on every driver seen).
+// Queries are rotated as they are loaded (rope.wgsl).
 // The output goes through `fn write_texel(t, head, i, lane, result)`, called by every lane
 // for every texel i < TEXELS_PER_INVOCATION of every head: attention_rows.wgsl writes f32
 // rows, attention_staged.wgsl the staged input of the output projection.
 // The Rust owner (src/kernels/attention.rs) prepends rope.wgsl, TEXTURE_WIDTH,
 // HEAD_TEXELS, WG, HEADS (a divisor of n_heads / n_kv_heads),
-// TEXELS_PER_INVOCATION = ceil(HEAD_TEXELS / WG) and one of those writers.
+// TEXELS_PER_INVOCATION = ceil(HEAD_TEXELS / WG), KEY_SPLIT and one of those writers.
 
 const NEG_INF: f32 = -3.0e38;
+
+// Each subgroup's running maximum, sum and output texels, for the merge (KEY_SPLIT > 1).
+var<workgroup> part_max: array<f32, KEY_SPLIT * HEADS>;
+var<workgroup> part_sum: array<f32, KEY_SPLIT * HEADS>;
+var<workgroup> part_acc: array<vec4<f32>, KEY_SPLIT * HEADS * TEXELS_PER_INVOCATION * WG>;
 
 struct Params {
     n_tokens: u32,
@@ -39,10 +49,12 @@ fn cache_texel(cache: texture_storage_2d<rgba32uint, read>, row: u32, kv_head: u
     return bitcast<vec4<f32>>(textureLoad(cache, texel_at(i)));
 }
 
-@compute @workgroup_size(WG)
+@compute @workgroup_size(WG * KEY_SPLIT)
 fn main(@builtin(workgroup_id) wid: vec3<u32>,
         @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
+        @builtin(local_invocation_index) index: u32) {
+    let lid = index % WG;     // lane in its subgroup
+    let part = index / WG;    // the subgroup, and so its share of the keys
     let item = wid.x + wid.y * nwg.x;
     let items_per_token = p.n_heads / HEADS;
     if (item >= p.n_tokens * items_per_token) {
@@ -76,7 +88,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
     for (var h = 0u; h < HEADS; h++) {
         running_max[h] = NEG_INF;
     }
-    for (var key = 0u; key < n_keys; key++) {
+    for (var key = part; key < n_keys; key += KEY_SPLIT) {
         let row = p.first_row + key;
         var k: array<vec4<f32>, TEXELS_PER_INVOCATION>;
         var v: array<vec4<f32>, TEXELS_PER_INVOCATION>;
@@ -104,9 +116,44 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
         }
     }
 
-    for (var h = 0u; h < HEADS; h++) {
-        for (var i = 0u; i < TEXELS_PER_INVOCATION; i++) {
-            write_texel(t, first_head + h, i, lid, acc[h][i] / running_sum[h]);
+    if (KEY_SPLIT > 1u) {
+        // Merge into subgroup 0: rescale every subgroup's partial sums to the largest
+        // running maximum. A subgroup that saw no key (NEG_INF, sum 0) adds nothing.
+        for (var h = 0u; h < HEADS; h++) {
+            let slot = part * HEADS + h;
+            part_max[slot] = running_max[h];
+            part_sum[slot] = running_sum[h];
+            for (var i = 0u; i < TEXELS_PER_INVOCATION; i++) {
+                part_acc[(slot * TEXELS_PER_INVOCATION + i) * WG + lid] = acc[h][i];
+            }
+        }
+        workgroupBarrier();
+        if (part == 0u) {
+            for (var h = 0u; h < HEADS; h++) {
+                var top = NEG_INF;
+                for (var other = 0u; other < KEY_SPLIT; other++) {
+                    top = max(top, part_max[other * HEADS + h]);
+                }
+                running_sum[h] = 0.0;
+                for (var i = 0u; i < TEXELS_PER_INVOCATION; i++) {
+                    acc[h][i] = vec4<f32>(0.0);
+                }
+                for (var other = 0u; other < KEY_SPLIT; other++) {
+                    let slot = other * HEADS + h;
+                    let factor = exp(part_max[slot] - top);
+                    running_sum[h] += part_sum[slot] * factor;
+                    for (var i = 0u; i < TEXELS_PER_INVOCATION; i++) {
+                        acc[h][i] += part_acc[(slot * TEXELS_PER_INVOCATION + i) * WG + lid] * factor;
+                    }
+                }
+            }
+        }
+    }
+    if (part == 0u) {
+        for (var h = 0u; h < HEADS; h++) {
+            for (var i = 0u; i < TEXELS_PER_INVOCATION; i++) {
+                write_texel(t, first_head + h, i, lid, acc[h][i] / running_sum[h]);
+            }
         }
     }
 }

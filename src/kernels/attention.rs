@@ -94,6 +94,88 @@ pub enum AttentionOutput<'a> {
     Staged(&'a StorageBuffer, StagedLayout),
 }
 
+/// Which attention kernel runs: the portable one, or the subgroup twin with `key_split`
+/// subgroups sharing each workgroup's keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AttentionVariant {
+    pub reduction: Reduction,
+    /// Subgroups per workgroup, each visiting every key_split-th key (1 for the portable
+    /// kernel).
+    pub key_split: u32,
+}
+
+impl AttentionVariant {
+    /// The best this adapter offers for `shape`: the subgroup kernel where there is one; on
+    /// a GPU with up to 8 subgroups sharing the keys (a lone subgroup per workgroup leaves
+    /// most of the chip idle at decode), on a CPU-type adapter one (each core runs whole
+    /// workgroups, so a split only adds the merge).
+    pub fn for_gpu(gpu: &Gpu, shape: &AttentionShape) -> AttentionVariant {
+        let reduction = Reduction::for_gpu(gpu);
+        let key_split = if gpu.info.device_type == wgpu::DeviceType::Cpu {
+            1
+        } else {
+            Self::widest_split(gpu, reduction, shape, 8)
+        };
+        AttentionVariant {
+            reduction,
+            key_split,
+        }
+    }
+
+    /// Every variant this adapter can run for `shape` (tests check each): the portable
+    /// kernel, the subgroup one alone and with up to 4 subgroups sharing the keys.
+    pub fn available(gpu: &Gpu, shape: &AttentionShape) -> Vec<AttentionVariant> {
+        let mut all = Vec::new();
+        for reduction in Reduction::available(gpu) {
+            let mut splits = vec![1];
+            let widest = Self::widest_split(gpu, reduction, shape, 4);
+            if widest > 1 {
+                splits.push(widest);
+            }
+            for key_split in splits {
+                all.push(AttentionVariant {
+                    reduction,
+                    key_split,
+                });
+            }
+        }
+        all
+    }
+
+    /// The largest power of two up to `most` subgroups whose merge fits the adapter's
+    /// workgroup memory and invocation limits (1 for the portable kernel).
+    fn widest_split(gpu: &Gpu, reduction: Reduction, shape: &AttentionShape, most: u32) -> u32 {
+        let Reduction::Subgroup(size) = reduction else {
+            return 1;
+        };
+        let heads = heads_per_workgroup(reduction, shape);
+        let per_invocation = shape.cache.head_texels().div_ceil(size);
+        // part_max and part_sum, then part_acc, per subgroup (see subgroup/attention.wgsl).
+        let bytes_per_part = heads * (8 + per_invocation * size * 16);
+        let mut split = most;
+        while split > 1
+            && (split * bytes_per_part > gpu.limits.max_compute_workgroup_storage_size
+                || split * size > gpu.limits.max_compute_invocations_per_workgroup)
+        {
+            split /= 2;
+        }
+        split
+    }
+}
+
+/// Query heads one workgroup computes: the subgroup kernel takes up to 4 query heads of one
+/// KV group (they share every load of the cache); the portable one takes one.
+fn heads_per_workgroup(reduction: Reduction, shape: &AttentionShape) -> u32 {
+    let group = shape.n_heads / shape.cache.n_kv_heads.max(1);
+    match reduction {
+        Reduction::Workgroup => 1,
+        Reduction::Subgroup(_) => (1..=group.min(4))
+            .rev()
+            .find(|h| group.is_multiple_of(*h))
+            .unwrap_or(1),
+    }
+}
+
 /// Causal GQA attention of new queries over one layer's KV cache.
 pub struct Attention {
     bound: Bound,
@@ -113,8 +195,12 @@ impl Attention {
         rope_table: &StorageBuffer,
         out: AttentionOutput<'_>,
         shape: AttentionShape,
-        reduction: Reduction,
+        variant: AttentionVariant,
     ) -> Result<Attention> {
+        let AttentionVariant {
+            reduction,
+            key_split,
+        } = variant;
         let head_dim = shape.cache.head_dim;
         if head_dim == 0 || head_dim > MAX_HEAD_DIM || !head_dim.is_multiple_of(2) {
             return Err(Error::usage(format!(
@@ -128,16 +214,12 @@ impl Attention {
                 shape.n_heads
             )));
         }
-        // The subgroup kernel takes up to 4 query heads of one KV group per workgroup (they
-        // share every load of the cache); the portable one takes one.
-        let group = shape.n_heads / n_kv;
-        let heads_per_workgroup = match reduction {
-            Reduction::Workgroup => 1,
-            Reduction::Subgroup(_) => (1..=group.min(4))
-                .rev()
-                .find(|h| group.is_multiple_of(*h))
-                .unwrap_or(1),
-        };
+        let heads_per_workgroup = heads_per_workgroup(reduction, &shape);
+        if key_split == 0 || (reduction == Reduction::Workgroup && key_split != 1) {
+            return Err(Error::usage(format!(
+                "attention: {reduction:?} cannot split the keys {key_split} ways"
+            )));
+        }
         let output = match out {
             AttentionOutput::Rows(buffer) => (4, buffer.as_entire_binding()),
             AttentionOutput::Staged(staged, layout) => {
@@ -171,7 +253,7 @@ impl Attention {
                 };
                 let preamble = format!(
                     "const WG: u32 = {size}u;\nconst TEXELS_PER_INVOCATION: u32 = {per_invocation}u;\n\
-                     const HEADS: u32 = {heads_per_workgroup}u;\n{}{}{writer}",
+                     const HEADS: u32 = {heads_per_workgroup}u;\nconst KEY_SPLIT: u32 = {key_split}u;\n{}{}{writer}",
                     shape.cache.preamble(gpu),
                     rope::source()
                 );

@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::gpu::buffer::Readback;
 use crate::gpu::profile::KernelTime;
 use crate::gpu::{Gpu, GpuProfile, ParamArena, Recorder, StorageBuffer};
-use crate::kernels::attention::{Attention, AttentionOutput, AttentionShape};
+use crate::kernels::attention::{Attention, AttentionOutput, AttentionShape, AttentionVariant};
 use crate::kernels::embedding::Embedding;
 use crate::kernels::kv_write::KvWrite;
 use crate::kernels::matmul::{MatMul, MatMulIo};
@@ -19,7 +19,7 @@ use crate::kernels::rmsnorm::RmsNorm;
 use crate::kernels::rope::rope_table;
 use crate::kernels::stage::Stage;
 use crate::kernels::swiglu::SwiGlu;
-use crate::kernels::{GpuMatrix, Reduction, StageWriter, StagedLayout, Tuner};
+use crate::kernels::{GpuMatrix, StageWriter, StagedLayout, Tuner};
 use crate::model::config::ModelConfig;
 use crate::model::kv_cache::KvCache;
 use crate::model::weights::GpuWeights;
@@ -230,7 +230,6 @@ impl Transformer {
         let qkv_dim = c.qkv_dim() as u32;
         let (q_dim, kv_dim) = (c.q_dim() as u32, c.kv_dim() as u32);
         let s = &state;
-        let reduction = Reduction::for_gpu(g);
         let writer = StageWriter::for_gpu(g);
         let mut tuner = if options.tune {
             Tuner::for_gpu(g)
@@ -245,8 +244,9 @@ impl Transformer {
             out_stride: q_dim,
         };
 
+        let attention_variant = AttentionVariant::for_gpu(g, &attention_shape);
         // Where it can, attention writes W_o's staged input itself (one pass fewer a layer).
-        let attention_stages = Attention::can_stage(reduction, &attention_shape);
+        let attention_stages = Attention::can_stage(attention_variant.reduction, &attention_shape);
 
         let embed = Embedding::new(g, a, &weights.embed, &s.ids.buffer, &s.x.buffer)?;
         let mut layers = Vec::with_capacity(c.num_layers);
@@ -298,7 +298,7 @@ impl Transformer {
                         AttentionOutput::Rows(&s.attn.buffer)
                     },
                     attention_shape,
-                    reduction,
+                    attention_variant,
                 )?,
                 stage_attn: if attention_stages {
                     None

@@ -4,9 +4,11 @@
 use crate::common::{self, assert_close, random_vec, reference};
 use rand::Rng;
 use shaderlm::gpu::{ParamArena, StorageBuffer, TexelTexture};
-use shaderlm::kernels::attention::{Attention, AttentionOutput, AttentionShape, CacheShape};
+use shaderlm::kernels::attention::{
+    Attention, AttentionOutput, AttentionShape, AttentionVariant, CacheShape,
+};
 use shaderlm::kernels::rope::{default_inv_freq, rope_table};
-use shaderlm::kernels::{run, Reduction, StagedLayout, WeightFormat};
+use shaderlm::kernels::{run, StagedLayout, WeightFormat};
 
 const TOLERANCE: f64 = 1e-5;
 
@@ -65,8 +67,8 @@ fn check(case: Case) {
         q_stride: q_stride as u32,
         out_stride: (n_heads * d) as u32,
     };
-    // Runs the kernel for `reduction` over this case, writing `output`.
-    let attend = |output: AttentionOutput<'_>, reduction: Reduction| {
+    // Runs the kernel `variant` over this case, writing `output`.
+    let attend = |output: AttentionOutput<'_>, variant: AttentionVariant| {
         let mut arena = ParamArena::new(gpu, 1).unwrap();
         let attention = Attention::new(
             gpu,
@@ -77,7 +79,7 @@ fn check(case: Case) {
             &table_gpu,
             output,
             shape,
-            reduction,
+            variant,
         )
         .unwrap();
         run(gpu, &mut arena, "attention test", |rec| {
@@ -85,13 +87,14 @@ fn check(case: Case) {
         })
         .unwrap();
     };
-    // Every variant the adapter runs: the portable kernel and the subgroup twin.
+    // Every variant the adapter runs: the portable kernel and the subgroup twin, alone and
+    // with subgroups sharing the keys.
     let mut outputs = Vec::new();
-    for reduction in Reduction::available(gpu) {
+    for variant in AttentionVariant::available(gpu, &shape) {
         let out_gpu = StorageBuffer::new(gpu, "out", (n_tokens * n_heads * d * 4) as u64).unwrap();
         out_gpu.fill_f32(gpu, f32::NAN);
-        attend(AttentionOutput::Rows(&out_gpu.buffer), reduction);
-        outputs.push((reduction, out_gpu.read_f32(gpu).unwrap()));
+        attend(AttentionOutput::Rows(&out_gpu.buffer), variant);
+        outputs.push((variant, out_gpu.read_f32(gpu).unwrap()));
     }
 
     let mut q_packed: Vec<f64> = (0..n_tokens)
@@ -117,9 +120,9 @@ fn check(case: Case) {
     let expected = reference::attention(
         &q_packed, &seq_k, &seq_v, n_tokens, past, n_heads, n_kv_heads, d,
     );
-    for (reduction, out) in outputs {
+    for (variant, out) in outputs {
         let what = format!(
-            "attention ({reduction:?}) heads={n_heads}/{n_kv_heads} head_dim={d} tokens={n_tokens} past={past} sequence={sequence} scale={scale}"
+            "attention ({variant:?}) heads={n_heads}/{n_kv_heads} head_dim={d} tokens={n_tokens} past={past} sequence={sequence} scale={scale}"
         );
         assert_close(&out, &expected, TOLERANCE, seed, &what);
     }
@@ -127,8 +130,8 @@ fn check(case: Case) {
     // Where the subgroup kernel writes the output projection's staged input itself: the
     // f32 layout (to f32 rounding) and the int8 one (within what int8 blocks allow).
     let cols = n_heads * d;
-    for reduction in Reduction::available(gpu) {
-        if !Attention::can_stage(reduction, &shape) {
+    for variant in AttentionVariant::available(gpu, &shape) {
+        if !Attention::can_stage(variant.reduction, &shape) {
             continue;
         }
         for format in [WeightFormat::F32, WeightFormat::Q8_0] {
@@ -138,10 +141,10 @@ fn check(case: Case) {
             let layout = StagedLayout::for_format(format, cols as u32, n_tokens as u32);
             let staged = layout.buffer(gpu, "staged").unwrap();
             staged.fill_f32(gpu, f32::NAN);
-            attend(AttentionOutput::Staged(&staged, layout), reduction);
+            attend(AttentionOutput::Staged(&staged, layout), variant);
             let words = staged.read_u32(gpu).unwrap();
             let what = format!(
-                "attention staged {} ({reduction:?}) heads={n_heads}/{n_kv_heads} head_dim={d} tokens={n_tokens} past={past}",
+                "attention staged {} ({variant:?}) heads={n_heads}/{n_kv_heads} head_dim={d} tokens={n_tokens} past={past}",
                 format.name()
             );
             if layout.int8 {
