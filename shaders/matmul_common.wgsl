@@ -11,9 +11,10 @@
 //   fn token_dot(w: Block, x: XBlock) -> f32        their sum of products.
 // `decode` computes one token with ROWS rows per invocation; `prefill` TOKENS tokens per
 // invocation (taken from workgroup_id.y), one row each. `decode` visits units in groups of
-// four so a quantized format fetches one texel of scales per four blocks. Neither entry
-// uses workgroup memory or barriers, and no invocation leaves before the others are done
-// reading x (the subgroup reader needs them all).
+// four so a quantized format fetches one texel of scales per four blocks (matmul_split.wgsl
+// adds a decode for GPUs). Neither entry uses workgroup memory or barriers, and no
+// invocation leaves before the others are done reading x (the subgroup reader needs them
+// all).
 
 struct Params {
     rows: u32,        // rows of W in this shard

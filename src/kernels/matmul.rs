@@ -6,7 +6,7 @@ use super::matrix::{GpuMatrix, WeightFormat};
 use super::staging::StagedLayout;
 use super::tuning::{DecodeVariant, Tuner};
 use crate::error::{Error, Result};
-use crate::gpu::{Bound, Gpu, ParamArena, Recorder, ShaderSource, StorageBuffer};
+use crate::gpu::{kernel::grid, Bound, Gpu, ParamArena, Recorder, ShaderSource, StorageBuffer};
 use crate::shader;
 
 /// Invocations per workgroup of `prefill`; one SIMD vector on a CPU-type adapter.
@@ -53,6 +53,10 @@ pub enum XReader {
     /// (`shaders/subgroup/staged_x.wgsl`): on CPU-type adapters a uniform load at a computed
     /// offset is a per-lane gather, so this does an eighth of the gathers.
     Subgroup,
+    /// Loads through a storage binding (`shaders/staged_x_storage.wgsl`): the split decode's
+    /// lanes read different places of x. Not among [`Self::available`]: the split decode
+    /// takes it whatever the reader of the other entry points.
+    Storage,
 }
 
 impl XReader {
@@ -71,6 +75,7 @@ impl XReader {
         match self {
             XReader::Portable => shader!("staged_x").wgsl,
             XReader::Subgroup => shader!("subgroup/staged_x").wgsl,
+            XReader::Storage => shader!("staged_x_storage").wgsl,
         }
     }
 }
@@ -81,14 +86,20 @@ fn preamble(
     reader: XReader,
     workgroup: u32,
     rows: u32,
+    lanes: u32,
 ) -> String {
     let int8_x = if w.format.is_quantized() {
         shader!("matmul_int8_x").wgsl
     } else {
         ""
     };
+    let split = if lanes > 1 {
+        shader!("matmul_split").wgsl
+    } else {
+        ""
+    };
     format!(
-        "const TEXTURE_WIDTH: u32 = {}u;\nconst WG: u32 = {workgroup}u;\nconst ROWS: u32 = {rows}u;\nconst TOKENS: u32 = {PREFILL_TOKENS}u;\n{}{}{int8_x}{}{}",
+        "const TEXTURE_WIDTH: u32 = {}u;\nconst WG: u32 = {workgroup}u;\nconst ROWS: u32 = {rows}u;\nconst LANES: u32 = {lanes}u;\nconst TOKENS: u32 = {PREFILL_TOKENS}u;\n{}{}{int8_x}{}{}{split}",
         w.texture_width,
         layout.consumer_preamble(),
         reader.source(),
@@ -148,7 +159,7 @@ impl MatMul {
             w.rows,
             w.cols
         );
-        let variant = tuner.decode_variant(&key, |candidate| {
+        let variant = tuner.decode_variant(gpu, &key, |candidate| {
             let mut scratch = ParamArena::new(gpu, 2 * w.shards.len() as u32)?;
             let m = Self::with_variant(gpu, &mut scratch, io, candidate, reader)?;
             let mut best = f64::INFINITY;
@@ -192,15 +203,29 @@ impl MatMul {
             )));
         }
         let source = source(w.format);
-        let decode_preamble = preamble(
-            w,
-            &layout,
-            reader,
-            decode_variant.workgroup,
-            decode_variant.rows,
-        );
-        let decode = gpu.pipeline(&source, &decode_preamble, "decode")?;
-        let prefill_preamble = preamble(w, &layout, reader, PREFILL_WG, 1);
+        let DecodeVariant {
+            workgroup,
+            rows,
+            lanes,
+        } = decode_variant;
+        let decode = if lanes > 1 {
+            let fits = gpu.has_subgroups()
+                && lanes.is_power_of_two()
+                && lanes <= gpu.info.subgroup_min_size
+                && workgroup.is_multiple_of(lanes);
+            if !fits {
+                return Err(Error::usage(format!(
+                    "matmul: {decode_variant:?} needs subgroups of at least {lanes} lanes (this adapter: {}..{})",
+                    gpu.info.subgroup_min_size, gpu.info.subgroup_max_size
+                )));
+            }
+            let preamble = preamble(w, &layout, XReader::Storage, workgroup, 1, lanes);
+            gpu.pipeline(&source, &preamble, "decode_split")?
+        } else {
+            let preamble = preamble(w, &layout, reader, workgroup, rows, 1);
+            gpu.pipeline(&source, &preamble, "decode")?
+        };
+        let prefill_preamble = preamble(w, &layout, reader, PREFILL_WG, 1, 1);
         let prefill = gpu.pipeline(&source, &prefill_preamble, "prefill")?;
         let has_bias = bias.is_some();
         let bias = bias.unwrap_or(gpu.dummy());
@@ -252,7 +277,11 @@ impl MatMul {
                 has_bias: u32::from(self.has_bias),
                 _pad: 0,
             };
-            if tokens == 1 {
+            if tokens == 1 && self.decode.lanes > 1 {
+                let rows_per_group = self.decode.workgroup / self.decode.lanes;
+                let groups = grid(rec.gpu, shard.rows.div_ceil(rows_per_group));
+                rec.dispatch(&shard.decode, &params, groups);
+            } else if tokens == 1 {
                 let groups = shard
                     .rows
                     .div_ceil(self.decode.rows * self.decode.workgroup);

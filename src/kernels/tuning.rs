@@ -7,12 +7,14 @@ use crate::gpu::Gpu;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-/// The shape of the decode (one-token) matmul: invocations per workgroup and rows each
-/// invocation computes.
+/// The shape of the decode (one-token) matmul: invocations per workgroup, rows each
+/// invocation computes, and invocations sharing a row (`lanes` > 1: the split decode of
+/// shaders/matmul_split.wgsl, for GPUs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DecodeVariant {
     pub workgroup: u32,
     pub rows: u32,
+    pub lanes: u32,
 }
 
 impl DecodeVariant {
@@ -20,14 +22,57 @@ impl DecodeVariant {
     pub const DEFAULT: DecodeVariant = DecodeVariant {
         workgroup: 8,
         rows: 2,
+        lanes: 1,
     };
 
-    /// The candidates a measurement chooses from.
-    pub fn candidates() -> Vec<DecodeVariant> {
+    /// The candidates a measurement chooses from on `gpu`: the split shapes only on GPUs
+    /// (on a CPU-type adapter a row per invocation is what keeps the loads vectorised, so
+    /// measuring splits there would only lengthen the tuning).
+    pub fn candidates(gpu: &Gpu) -> Vec<DecodeVariant> {
+        let mut all = Self::whole_rows();
+        if gpu.info.device_type != wgpu::DeviceType::Cpu {
+            all.extend(Self::splits(gpu));
+        }
+        all
+    }
+
+    /// Every shape `gpu` can run (tests check each).
+    pub fn all(gpu: &Gpu) -> Vec<DecodeVariant> {
+        let mut all = Self::whole_rows();
+        all.extend(Self::splits(gpu));
+        all
+    }
+
+    fn whole_rows() -> Vec<DecodeVariant> {
         let mut all = Vec::new();
         for workgroup in [8, 32, 64] {
             for rows in [1, 2, 4] {
-                all.push(DecodeVariant { workgroup, rows });
+                all.push(DecodeVariant {
+                    workgroup,
+                    rows,
+                    lanes: 1,
+                });
+            }
+        }
+        all
+    }
+
+    /// Split shapes: 8, 16 or 32 lanes of one subgroup per row, where subgroups hold them.
+    fn splits(gpu: &Gpu) -> Vec<DecodeVariant> {
+        let mut all = Vec::new();
+        if !gpu.has_subgroups() {
+            return all;
+        }
+        for lanes in [8, 16, 32] {
+            if lanes > gpu.info.subgroup_min_size {
+                continue;
+            }
+            for workgroup in [64, 256] {
+                all.push(DecodeVariant {
+                    workgroup,
+                    rows: 1,
+                    lanes,
+                });
             }
         }
         all
@@ -58,7 +103,7 @@ pub struct Tuner {
 }
 
 /// What the cached measurements depend on besides the adapter.
-fn kernels_version() -> String {
+fn kernels_version(gpu: &Gpu) -> String {
     use std::hash::{Hash, Hasher};
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     for source in [
@@ -70,12 +115,14 @@ fn kernels_version() -> String {
         crate::shader!("matmul_q4_0").wgsl,
         crate::shader!("matmul_q4_1").wgsl,
         crate::shader!("matmul_int8_x").wgsl,
+        crate::shader!("matmul_split").wgsl,
         crate::shader!("staged_x").wgsl,
+        crate::shader!("staged_x_storage").wgsl,
         crate::shader!("subgroup/staged_x").wgsl,
     ] {
         source.hash(&mut hasher);
     }
-    format!("{:?}", DecodeVariant::candidates()).hash(&mut hasher);
+    format!("{:?}", DecodeVariant::candidates(gpu)).hash(&mut hasher);
     format!("{:016x}", hasher.finish())
 }
 
@@ -115,10 +162,10 @@ impl Tuner {
         let file = std::fs::read_to_string(&path)
             .ok()
             .and_then(|text| serde_json::from_str::<CacheFile>(&text).ok())
-            .filter(|f| f.adapter == adapter && f.kernels == kernels_version())
+            .filter(|f| f.adapter == adapter && f.kernels == kernels_version(gpu))
             .unwrap_or(CacheFile {
                 adapter,
-                kernels: kernels_version(),
+                kernels: kernels_version(gpu),
                 entries: BTreeMap::new(),
             });
         Tuner {
@@ -132,6 +179,7 @@ impl Tuner {
     /// finds, else the default when disabled.
     pub fn decode_variant(
         &mut self,
+        gpu: &Gpu,
         key: &str,
         mut measure: impl FnMut(DecodeVariant) -> Result<f64>,
     ) -> Result<DecodeVariant> {
@@ -151,7 +199,7 @@ impl Tuner {
             }
         }
         let mut best: Option<Entry> = None;
-        for variant in DecodeVariant::candidates() {
+        for variant in DecodeVariant::candidates(gpu) {
             let micros = measure(variant)? * 1e6;
             if best.as_ref().is_none_or(|b| micros < b.micros) {
                 best = Some(Entry { variant, micros });

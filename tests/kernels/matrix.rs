@@ -322,7 +322,7 @@ fn stage_kernel_lays_out_rows_like_the_reference() {
 /// Every decode shape the tuner may pick, in every format: none may be faster but wrong.
 #[test]
 fn every_tunable_decode_variant() {
-    for variant in DecodeVariant::candidates() {
+    for variant in DecodeVariant::all(common::gpu()) {
         for format in WeightFormat::ALL {
             check(Case {
                 variant,
