@@ -1,8 +1,11 @@
 // RMSNorm written staged: the subgroup twin of ../rmsnorm.wgsl, for adapters whose
-// subgroups hold at least 8 invocations. One workgroup of 8 (one subgroup) per row:
-// subgroupAdd replaces the workgroup-memory reduction, so there are no barriers, and the
-// 8 lanes stage each block together (subgroup/staging.wgsl).
-// The Rust owner (src/kernels/rmsnorm.rs) prepends subgroup/staging.wgsl and const WG = 8.
+// subgroups hold at least 8 invocations. One workgroup of WG (a multiple of 8) per row, in
+// which each run of 8 lanes stages a block at a time (subgroup/staging.wgsl). With WG = 8
+// (CPU-type adapters) the workgroup is one subgroup: subgroupAdd sums the squares, no
+// workgroup memory, no barriers. A GPU takes a wider workgroup, so that the blocks of a
+// row are staged side by side rather than one after another; each run of 8 then sums its
+// squares with a butterfly and the runs add theirs through workgroup memory.
+// The Rust owner (src/kernels/rmsnorm.rs) prepends subgroup/staging.wgsl and const WG.
 
 struct Params {
     rows: u32,
@@ -16,6 +19,7 @@ struct Params {
 @group(0) @binding(2) var<storage, read> weight: array<f32>;
 
 var<private> row_scale: f32;
+var<workgroup> run_sums: array<f32, WG / 8u>;
 
 fn value(t: u32, k: u32) -> f32 {
     return x[(p.first_row + t) * p.cols + k] * row_scale * weight[k];
@@ -35,8 +39,23 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
         let v = x[src + c];
         sum += v * v;
     }
-    row_scale = inverseSqrt(subgroupAdd(sum) / f32(p.cols) + p.eps);
-    for (var u = 0u; u < STAGE_ITEMS; u++) {
-        stage(r, u, lid);
+    if (WG == 8u) {
+        sum = subgroupAdd(sum);
+    } else {
+        sum += subgroupShuffleXor(sum, 4u);
+        sum += subgroupShuffleXor(sum, 2u);
+        sum += subgroupShuffleXor(sum, 1u);
+        if (lid % 8u == 0u) {
+            run_sums[lid / 8u] = sum;
+        }
+        workgroupBarrier();
+        sum = 0.0;
+        for (var i = 0u; i < WG / 8u; i++) {
+            sum += run_sums[i];
+        }
+    }
+    row_scale = inverseSqrt(sum / f32(p.cols) + p.eps);
+    for (var u = lid / 8u; u < STAGE_ITEMS; u += WG / 8u) {
+        stage(r, u, lid % 8u);
     }
 }

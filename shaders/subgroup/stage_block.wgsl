@@ -6,30 +6,71 @@
 // portable writer walks a block twice in one invocation, one per-lane gather per value.
 // Same layout and same arithmetic, so both writers give the same words.
 //
-// Callers run in workgroups of 8 invocations that form one subgroup (adapters whose
-// subgroups hold at least 8) and call stage_values(t, b, lane, v) from all 8 lanes for each
-// block b < STAGE_ITEMS of row t (an item is a block of 32 values in both layouts). The
-// owner defines STAGE_BLOCKS (blocks of 32 per row) besides the constants listed in
-// ../staging.wgsl.
+// Callers run on adapters whose subgroups hold at least 8 invocations, in workgroups of a
+// multiple of 8, and call stage_values(t, b, lane, v) from 8 neighbouring lanes (lane =
+// local index % 8) together for each block b < STAGE_ITEMS of row t (an item is a block of
+// 32 values in both layouts). The reductions run over those 8 lanes alone: in workgroups
+// of 8 (STAGE_BLOCK_IS_SUBGROUP) by subgroup operations, which CPU-type adapters run
+// faster, else by a butterfly of subgroupShuffleXor, so that one subgroup of a GPU stages
+// several blocks at once. The owner defines STAGE_BLOCKS (blocks of 32 per row) and
+// STAGE_BLOCK_IS_SUBGROUP besides the constants listed in ../staging.wgsl.
 
 const STAGE_LANES: u32 = 8u;
 const STAGE_ITEMS: u32 = STAGE_BLOCKS;
 
 @group(0) @binding(9) var<storage, read_write> staged: array<u32>;
 
+// Reductions over the 8 lanes of one block (lanes 8i..8i+7 of a subgroup).
+fn lanes8_max(v: f32) -> f32 {
+    if (STAGE_BLOCK_IS_SUBGROUP) {
+        return subgroupMax(v);
+    }
+    var r = max(v, subgroupShuffleXor(v, 4u));
+    r = max(r, subgroupShuffleXor(r, 2u));
+    return max(r, subgroupShuffleXor(r, 1u));
+}
+
+fn lanes8_min(v: u32) -> u32 {
+    if (STAGE_BLOCK_IS_SUBGROUP) {
+        return subgroupMin(v);
+    }
+    var r = min(v, subgroupShuffleXor(v, 4u));
+    r = min(r, subgroupShuffleXor(r, 2u));
+    return min(r, subgroupShuffleXor(r, 1u));
+}
+
+// Exact here: integers, or one non-zero value among zeros.
+fn lanes8_add_f32(v: f32) -> f32 {
+    if (STAGE_BLOCK_IS_SUBGROUP) {
+        return subgroupAdd(v);
+    }
+    var r = v + subgroupShuffleXor(v, 4u);
+    r += subgroupShuffleXor(r, 2u);
+    return r + subgroupShuffleXor(r, 1u);
+}
+
+fn lanes8_add_i32(v: i32) -> i32 {
+    if (STAGE_BLOCK_IS_SUBGROUP) {
+        return subgroupAdd(v);
+    }
+    var r = v + subgroupShuffleXor(v, 4u);
+    r += subgroupShuffleXor(r, 2u);
+    return r + subgroupShuffleXor(r, 1u);
+}
+
 fn stage_q8_block(t: u32, b: u32, lane: u32, v: vec4<f32>) {
     let a = abs(v);
-    let top_abs = subgroupMax(max(max(a.x, a.y), max(a.z, a.w)));
+    let top_abs = lanes8_max(max(max(a.x, a.y), max(a.z, a.w)));
     // The outlier is the first value of largest magnitude, as in the portable writer.
     let index = vec4<u32>(4u * lane) + vec4<u32>(0u, 1u, 2u, 3u);
     let candidates = select(vec4<u32>(32u), index, a == vec4<f32>(top_abs));
-    let top = subgroupMin(min(min(candidates.x, candidates.y), min(candidates.z, candidates.w)));
+    let top = lanes8_min(min(min(candidates.x, candidates.y), min(candidates.z, candidates.w)));
     let is_top = index == vec4<u32>(top);
     let rest = select(a, vec4<f32>(0.0), is_top);
-    let amax = subgroupMax(max(max(rest.x, rest.y), max(rest.z, rest.w)));
+    let amax = lanes8_max(max(max(rest.x, rest.y), max(rest.z, rest.w)));
     // Exactly one lane holds the outlier; the others add zeros.
     let mine = select(vec4<f32>(0.0), v, is_top);
-    let top_value = subgroupAdd(mine.x + mine.y + mine.z + mine.w);
+    let top_value = lanes8_add_f32(mine.x + mine.y + mine.z + mine.w);
 
     let s = amax / 127.0;
     let inv = select(0.0, 1.0 / s, s > 0.0);
@@ -37,7 +78,7 @@ fn stage_q8_block(t: u32, b: u32, lane: u32, v: vec4<f32>) {
     let bytes = vec4<u32>(q) & vec4<u32>(0xFFu);
     let row = t * STAGE_ROW_WORDS;
     staged[row + b * 8u + lane] = bytes.x | (bytes.y << 8u) | (bytes.z << 16u) | (bytes.w << 24u);
-    let sum = subgroupAdd(q.x + q.y + q.z + q.w);
+    let sum = lanes8_add_i32(q.x + q.y + q.z + q.w);
     if (lane == 0u) {
         let at = row + STAGE_SCALES + 4u * b;
         staged[at] = bitcast<u32>(s);

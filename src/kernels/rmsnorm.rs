@@ -36,10 +36,12 @@ impl RmsNorm {
         eps: f32,
         writer: StageWriter,
     ) -> Result<RmsNorm> {
-        // The subgroup twin reduces in, and stages with, one subgroup of 8 per row.
+        // The subgroup twin reduces in, and stages with, runs of 8 lanes.
         let (source, wg) = match writer {
             StageWriter::Portable => (shader!("rmsnorm"), WG),
-            StageWriter::Subgroup => (shader!("subgroup/rmsnorm"), writer.workgroup_size()),
+            StageWriter::Subgroup | StageWriter::SubgroupWide => {
+                (shader!("subgroup/rmsnorm"), writer.row_workgroup_size())
+            }
         };
         let preamble = format!(
             "const WG: u32 = {wg}u;\n{}",

@@ -17,37 +17,63 @@ pub enum StageWriter {
     /// One invocation per unit, alone (`shaders/staging.wgsl`).
     Portable,
     /// The 8 lanes of a subgroup per block of 32, each value loaded and computed once
-    /// (`shaders/subgroup/staging.wgsl`); the portable writer walks a block twice in one
-    /// invocation, a per-lane gather per value on CPU-type adapters.
+    /// (`shaders/subgroup/staging.wgsl`), in workgroups of 8: one SIMD vector on a
+    /// CPU-type adapter. The portable writer walks a block twice in one invocation, a
+    /// per-lane gather per value there.
     Subgroup,
+    /// The same in wide workgroups, for GPUs: runs of 8 lanes stage blocks side by side
+    /// (RMSNorm's one workgroup per row would otherwise stage its blocks one by one).
+    SubgroupWide,
 }
 
 impl StageWriter {
-    /// The subgroup writer where subgroups hold at least 8 invocations
-    /// (`SHADERLM_PORTABLE=1` forces the portable one).
+    /// The subgroup writer where subgroups hold at least 8 invocations, in workgroups of 8
+    /// on a CPU-type adapter and wide ones on a GPU (`SHADERLM_PORTABLE=1` forces the
+    /// portable one).
     pub fn for_gpu(gpu: &Gpu) -> StageWriter {
-        super::preferred(&Self::available(gpu))
+        match super::preferred(&super::lanes_of_8_variants(
+            gpu,
+            StageWriter::Portable,
+            StageWriter::Subgroup,
+        )) {
+            StageWriter::Subgroup if gpu.info.device_type != wgpu::DeviceType::Cpu => {
+                StageWriter::SubgroupWide
+            }
+            writer => writer,
+        }
     }
 
     /// Every writer this adapter can run (tests check each).
     pub fn available(gpu: &Gpu) -> Vec<StageWriter> {
-        super::lanes_of_8_variants(gpu, StageWriter::Portable, StageWriter::Subgroup)
+        let mut all = super::lanes_of_8_variants(gpu, StageWriter::Portable, StageWriter::Subgroup);
+        if all.contains(&StageWriter::Subgroup) {
+            all.push(StageWriter::SubgroupWide);
+        }
+        all
     }
 
     /// Invocations that stage one item together.
     pub fn lanes(self) -> u32 {
         match self {
             StageWriter::Portable => 1,
-            StageWriter::Subgroup => 8,
+            StageWriter::Subgroup | StageWriter::SubgroupWide => 8,
         }
     }
 
-    /// Workgroup size of a producer whose items are independent: the subgroup writer's
-    /// workgroup is its 8 lanes, so that it is one subgroup on every adapter it runs on.
+    /// Workgroup size of a producer whose items are independent (SwiGLU, the stage kernel).
     pub fn workgroup_size(self) -> u32 {
         match self {
             StageWriter::Portable => 64,
             StageWriter::Subgroup => 8,
+            StageWriter::SubgroupWide => 64,
+        }
+    }
+
+    /// Workgroup size of a producer that stages one row per workgroup (RMSNorm).
+    pub fn row_workgroup_size(self) -> u32 {
+        match self {
+            StageWriter::SubgroupWide => 256,
+            _ => self.workgroup_size(),
         }
     }
 
@@ -61,7 +87,7 @@ impl StageWriter {
     fn source(self) -> String {
         match self {
             StageWriter::Portable => shader!("staging").wgsl.to_string(),
-            StageWriter::Subgroup => format!(
+            StageWriter::Subgroup | StageWriter::SubgroupWide => format!(
                 "{}{}",
                 shader!("subgroup/stage_block").wgsl,
                 shader!("subgroup/staging").wgsl
@@ -134,20 +160,26 @@ impl StagedLayout {
     pub fn items(&self, writer: StageWriter) -> u32 {
         match writer {
             StageWriter::Portable => self.units(),
-            StageWriter::Subgroup => self.blocks(),
+            StageWriter::Subgroup | StageWriter::SubgroupWide => self.blocks(),
         }
     }
 
     /// Constants and the writer for a kernel that writes this layout (see staging.wgsl).
     pub fn producer_preamble(&self, writer: StageWriter) -> String {
-        format!("{}{}", self.producer_constants(), writer.source())
+        format!(
+            "{}const STAGE_BLOCK_IS_SUBGROUP: bool = {};\n{}",
+            self.producer_constants(),
+            writer == StageWriter::Subgroup,
+            writer.source()
+        )
     }
 
     /// Constants and the subgroup block writer alone (subgroup/stage_block.wgsl), for a
-    /// kernel that holds the values in its lanes already (the subgroup attention).
+    /// kernel that holds the values in its lanes already (the subgroup attention, whose
+    /// subgroups of 8 are the lanes of a block).
     pub fn block_writer_preamble(&self) -> String {
         format!(
-            "{}{}",
+            "{}const STAGE_BLOCK_IS_SUBGROUP: bool = true;\n{}",
             self.producer_constants(),
             shader!("subgroup/stage_block").wgsl
         )
