@@ -9,8 +9,15 @@ use crate::error::{Error, Result};
 use crate::gpu::{kernel::grid, Bound, Gpu, ParamArena, Recorder, ShaderSource, StorageBuffer};
 use crate::shader;
 
-/// Invocations per workgroup of `prefill`; one SIMD vector on a CPU-type adapter.
-const PREFILL_WG: u32 = 8;
+/// Invocations per workgroup of `prefill` on `gpu`: one SIMD vector on a CPU-type adapter;
+/// on a GPU 8 would fill a quarter of a 32-wide subgroup.
+pub fn prefill_workgroup(gpu: &Gpu) -> u32 {
+    if gpu.info.device_type == wgpu::DeviceType::Cpu {
+        8
+    } else {
+        64
+    }
+}
 /// Tokens per invocation of `prefill`: each unit of W fetched and unpacked serves them all.
 const PREFILL_TOKENS: u32 = 4;
 
@@ -129,6 +136,7 @@ pub struct MatMul {
     has_bias: bool,
     max_tokens: u32,
     decode: DecodeVariant,
+    prefill_workgroup: u32,
 }
 
 impl MatMul {
@@ -140,6 +148,7 @@ impl MatMul {
             io,
             DecodeVariant::DEFAULT,
             XReader::for_gpu(gpu),
+            prefill_workgroup(gpu),
         )
     }
 
@@ -161,31 +170,39 @@ impl MatMul {
         );
         let variant = tuner.decode_variant(gpu, &key, |candidate| {
             let mut scratch = ParamArena::new(gpu, 2 * w.shards.len() as u32)?;
-            let m = Self::with_variant(gpu, &mut scratch, io, candidate, reader)?;
+            let m = Self::with_variant(gpu, &mut scratch, io, candidate, reader, 8)?;
+            // Enough calls per submission that a GPU's submit-and-wait (tens of
+            // microseconds) does not drown calls of a few microseconds.
+            let calls = if gpu.info.device_type == wgpu::DeviceType::Cpu {
+                4
+            } else {
+                64
+            };
             let mut best = f64::INFINITY;
             for attempt in 0..4 {
                 let start = std::time::Instant::now();
                 let mut rec = Recorder::new(gpu, &mut scratch, None);
-                for _ in 0..4 {
+                for _ in 0..calls {
                     m.encode(&mut rec, 1);
                 }
                 rec.submit("tuning a matmul")?;
                 if attempt > 0 {
-                    best = best.min(start.elapsed().as_secs_f64() / 4.0);
+                    best = best.min(start.elapsed().as_secs_f64() / f64::from(calls));
                 }
             }
             Ok(best)
         })?;
-        Self::with_variant(gpu, arena, io, variant, reader)
+        Self::with_variant(gpu, arena, io, variant, reader, prefill_workgroup(gpu))
     }
 
-    /// Like [`Self::new`] with an explicit decode shape and reader of x.
+    /// Like [`Self::new`] with an explicit decode shape, reader of x and prefill workgroup.
     pub fn with_variant(
         gpu: &Gpu,
         arena: &mut ParamArena,
         io: MatMulIo<'_>,
         decode_variant: DecodeVariant,
         reader: XReader,
+        prefill_workgroup: u32,
     ) -> Result<MatMul> {
         let MatMulIo {
             w,
@@ -225,7 +242,7 @@ impl MatMul {
             let preamble = preamble(w, &layout, reader, workgroup, rows, 1);
             gpu.pipeline(&source, &preamble, "decode")?
         };
-        let prefill_preamble = preamble(w, &layout, reader, PREFILL_WG, 1, 1);
+        let prefill_preamble = preamble(w, &layout, reader, prefill_workgroup, 1, 1);
         let prefill = gpu.pipeline(&source, &prefill_preamble, "prefill")?;
         let has_bias = bias.is_some();
         let bias = bias.unwrap_or(gpu.dummy());
@@ -260,6 +277,7 @@ impl MatMul {
             has_bias,
             max_tokens: layout.rows,
             decode: decode_variant,
+            prefill_workgroup,
         })
     }
 
@@ -287,7 +305,7 @@ impl MatMul {
                     .div_ceil(self.decode.rows * self.decode.workgroup);
                 rec.dispatch(&shard.decode, &params, [groups, 1, 1]);
             } else {
-                let groups = shard.rows.div_ceil(PREFILL_WG);
+                let groups = shard.rows.div_ceil(self.prefill_workgroup);
                 rec.dispatch(
                     &shard.prefill,
                     &params,
