@@ -11,19 +11,17 @@ fn row_scales(row: u32, g: u32) -> vec4<u32> {
 
 struct Block {
     q: vec4<u32>,    // the block as stored (for the outlier's weight)
-    lo: vec4<u32>,   // weights 0..15 of the block, one byte each
-    hi: vec4<u32>,   // weights 16..31
+    n: Nibbles,      // split for the products (matmul_nibble_x.wgsl)
     dm: vec2<f32>,   // d and m
 }
 
 fn load_block(row: u32, b: u32, scale: u32) -> Block {
     let q = textureLoad(weights, row_texel(row, p.per_row, b));
-    let nibbles = vec4<u32>(0x0F0F0F0Fu);
-    return Block(q, q & nibbles, (q >> vec4<u32>(4u)) & nibbles, unpack2x16float(scale));
+    return Block(q, split_nibbles(q), unpack2x16float(scale));
 }
 
 fn token_dot(w: Block, x: XBlock) -> f32 {
-    let isum = dot16_i8(w.lo, x.q0) + dot16_i8(w.hi, x.q1);
+    let isum = nibble_dot(w.n, x);
     let s = x.s;
     let outlier = (w.dm.x * nibble_at(w.q, u32(s.w)) + w.dm.y) * s.z;
     return w.dm.x * s.x * f32(isum) + w.dm.y * s.y + outlier;

@@ -95,10 +95,20 @@ fn preamble(
     rows: u32,
     lanes: u32,
 ) -> String {
-    let int8_x = if w.format.is_quantized() {
-        shader!("matmul_int8_x").wgsl
-    } else {
-        ""
+    // How the format multiplies x: int8 blocks by dot4I8Packed (Q8_0), int8 blocks
+    // rearranged for 4-bit weights (Q4_0, Q4_1; each reader rearranges in its own way), or
+    // floats.
+    let int8_x = match w.format {
+        WeightFormat::Q8_0 => shader!("matmul_int8_x").wgsl.to_string(),
+        WeightFormat::Q4_0 | WeightFormat::Q4_1 => {
+            let pairs = if reader == XReader::Subgroup {
+                shader!("subgroup/staged_x_pairs").wgsl
+            } else {
+                shader!("staged_x_pairs").wgsl
+            };
+            format!("{}{pairs}", shader!("matmul_nibble_x").wgsl)
+        }
+        WeightFormat::F32 | WeightFormat::F16 => String::new(),
     };
     let split = if lanes > 1 {
         shader!("matmul_split").wgsl
