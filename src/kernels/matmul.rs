@@ -178,9 +178,13 @@ impl MatMul {
             w.rows,
             w.cols
         );
-        let variant = tuner.decode_variant(gpu, &key, |candidate| {
-            let mut scratch = ParamArena::new(gpu, 2 * w.shards.len() as u32)?;
-            let m = Self::with_variant(gpu, &mut scratch, io, candidate, reader, 8)?;
+        let variant = tuner.decode_variant(gpu, &key, |candidates| {
+            let slots = 2 * w.shards.len() * candidates.len();
+            let mut scratch = ParamArena::new(gpu, slots as u32)?;
+            let built = candidates
+                .iter()
+                .map(|&candidate| Self::with_variant(gpu, &mut scratch, io, candidate, reader, 8))
+                .collect::<Result<Vec<_>>>()?;
             // Enough calls per submission that a GPU's submit-and-wait (tens of
             // microseconds) does not drown calls of a few microseconds.
             let calls = if gpu.info.device_type == wgpu::DeviceType::Cpu {
@@ -188,16 +192,20 @@ impl MatMul {
             } else {
                 64
             };
-            let mut best = f64::INFINITY;
-            for attempt in 0..4 {
-                let start = std::time::Instant::now();
-                let mut rec = Recorder::new(gpu, &mut scratch, None);
-                for _ in 0..calls {
-                    m.encode(&mut rec, 1);
-                }
-                rec.submit("tuning a matmul")?;
-                if attempt > 0 {
-                    best = best.min(start.elapsed().as_secs_f64() / f64::from(calls));
+            // Rounds over every candidate, so that a slow spell of a shared machine slows
+            // them alike; the best of rounds 1.. counts (round 0 warms up).
+            let mut best = vec![f64::INFINITY; built.len()];
+            for round in 0..5 {
+                for (m, best) in built.iter().zip(&mut best) {
+                    let start = std::time::Instant::now();
+                    let mut rec = Recorder::new(gpu, &mut scratch, None);
+                    for _ in 0..calls {
+                        m.encode(&mut rec, 1);
+                    }
+                    rec.submit("tuning a matmul")?;
+                    if round > 0 {
+                        *best = best.min(start.elapsed().as_secs_f64() / f64::from(calls));
+                    }
                 }
             }
             Ok(best)

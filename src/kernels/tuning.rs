@@ -178,13 +178,13 @@ impl Tuner {
         }
     }
 
-    /// The variant for `key`: cached, else the fastest candidate `measure` (seconds per call)
-    /// finds, else the default when disabled.
+    /// The variant for `key`: cached, else the fastest of the candidates `measure` times
+    /// (seconds per call, one per candidate, in order), else the default when disabled.
     pub fn decode_variant(
         &mut self,
         gpu: &Gpu,
         key: &str,
-        mut measure: impl FnMut(DecodeVariant) -> Result<f64>,
+        measure: impl FnOnce(&[DecodeVariant]) -> Result<Vec<f64>>,
     ) -> Result<DecodeVariant> {
         if self.path.is_none() {
             return Ok(DecodeVariant::DEFAULT);
@@ -201,17 +201,20 @@ impl Tuner {
                 );
             }
         }
-        let mut best: Option<Entry> = None;
-        for variant in DecodeVariant::candidates(gpu) {
-            let micros = measure(variant)? * 1e6;
-            if best.as_ref().is_none_or(|b| micros < b.micros) {
-                best = Some(Entry { variant, micros });
-            }
-        }
-        let entry = best.unwrap_or(Entry {
-            variant: DecodeVariant::DEFAULT,
-            micros: 0.0,
-        });
+        let candidates = DecodeVariant::candidates(gpu);
+        let seconds = measure(&candidates)?;
+        let entry = candidates
+            .iter()
+            .zip(&seconds)
+            .map(|(&variant, &s)| Entry {
+                variant,
+                micros: s * 1e6,
+            })
+            .min_by(|a, b| a.micros.total_cmp(&b.micros))
+            .unwrap_or(Entry {
+                variant: DecodeVariant::DEFAULT,
+                micros: 0.0,
+            });
         let variant = entry.variant;
         self.file.entries.insert(key.to_string(), entry);
         self.save();
