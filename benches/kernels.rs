@@ -183,7 +183,6 @@ fn bench_attention(b: &Bench<'_>, shape: &Shape) {
             let name = format!(
                 "attention {} {:?} split {} decode at {context}",
                 shape.model, variant.reduction, variant.key_split
-                shape.model
             );
             if !b.wanted(&name) {
                 continue;

@@ -1,5 +1,5 @@
-// The block of x the quantized formats (matmul_{q8_0,q4_0,q4_1}.wgsl) multiply, prepended
-// with them by src/kernels/matmul.rs: block b of token t's row staged as int8 (see
+// The block of x the Q8_0 format (matmul_q8_0.wgsl) multiplies by dot4I8Packed, prepended
+// with it by src/kernels/matmul.rs: block b of token t's row staged as int8 (see
 // formats.wgsl), read through the staged-x reader: 32 int8 values and
 // (s, s * sum of the int8 values, outlier, outlier index as f32).
 
