@@ -1,18 +1,20 @@
 // Shared by matmul_{f32,f16,q8_0,q4_0,q4_1}.wgsl (prepended by src/kernels/matmul.rs with
 // a reader of the staged x, staged_x.wgsl or its subgroup twin): the parameters, the bias
-// and output bindings, the epilogue and the two entry points.
+// and output bindings, the epilogue and the two entry points (matmul_split.wgsl adds a
+// third, with staged_x_storage.wgsl).
 //
 // Y[t, y_offset + r] (+)= sum_k W[r, k] * X[t, k] (+ bias[y_offset + r]) for the rows r of
 // one shard of W and the tokens t of the step. Each format file defines its bindings and
 //   fn row_scales(row: u32, g: u32) -> vec4<u32>  the scales of blocks 4g..4g+3 of a row;
 //   fn load_block(row: u32, b: u32, scale: u32) -> Block  unit b of a row (a block or a texel);
 //   fn x_block(t: u32, b: u32) -> XBlock            the values of x under unit b, token t
-//                                                   (matmul_int8_x.wgsl for quantized formats);
+//                                                   (matmul_int8_x.wgsl for Q8_0,
+//                                                   matmul_nibble_x.wgsl for Q4_0 and Q4_1);
 //   fn token_dot(w: Block, x: XBlock) -> f32        their sum of products.
 // `decode` computes one token with ROWS rows per invocation; `prefill` TOKENS tokens per
 // invocation (taken from workgroup_id.y), one row each. `decode` visits units in groups of
 // four so a quantized format fetches one texel of scales per four blocks (matmul_split.wgsl
-// adds a decode for GPUs). Neither entry uses workgroup memory or barriers, and no
+// adds a decode for GPUs). Neither entry here uses workgroup memory or barriers, and no
 // invocation leaves before the others are done reading x (the subgroup reader needs them
 // all).
 

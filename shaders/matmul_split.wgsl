@@ -16,8 +16,12 @@ fn decode_split(@builtin(workgroup_id) wid: vec3<u32>,
     let first = (wid.x + wid.y * nwg.x) * (WG / LANES) + lid / LANES;
     let row = min(first, p.rows - 1u);
     var acc = 0.0;
-    for (var b = lane; b < p.per_row; b += LANES) {
-        acc += token_dot(load_block(row, b, row_scales(row, b / 4u)[b % 4u]), x_block(0u, b));
+    // Every lane runs the same number of rounds, so all of them reach the shuffles together.
+    for (var first_unit = 0u; first_unit < p.per_row; first_unit += LANES) {
+        let b = first_unit + lane;
+        if (b < p.per_row) {
+            acc += token_dot(load_block(row, b, row_scales(row, b / 4u)[b % 4u]), x_block(0u, b));
+        }
     }
     for (var mask = LANES / 2u; mask > 0u; mask /= 2u) {
         acc += subgroupShuffleXor(acc, mask);

@@ -1,5 +1,5 @@
 // Reading the staged x of y = W x (layouts in formats.wgsl) through a read-only storage
-// binding, for the split decode (matmul_common.wgsl's decode_split), whose lanes read
+// binding, for the split decode (matmul_split.wgsl's decode_split), whose lanes read
 // different places of x at once: a uniform buffer serves one address at a time on some
 // GPUs, a storage load gathers them. Same functions as staged_x.wgsl; the owner
 // (src/kernels/matmul.rs) defines XV (vec4s per row).

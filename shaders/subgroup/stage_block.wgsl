@@ -9,10 +9,11 @@
 // Callers run on adapters whose subgroups hold at least 8 invocations, in workgroups of a
 // multiple of 8, and call stage_values(t, b, lane, v) from 8 neighbouring lanes (lane =
 // local index % 8) together for each block b < STAGE_ITEMS of row t (an item is a block of
-// 32 values in both layouts). The reductions run over those 8 lanes alone: in workgroups
-// of 8 (STAGE_BLOCK_IS_SUBGROUP) by subgroup operations, which CPU-type adapters run
-// faster, else by a butterfly of subgroupShuffleXor, so that one subgroup of a GPU stages
-// several blocks at once. The owner defines STAGE_BLOCKS (blocks of 32 per row) and
+// 32 values in both layouts). The reductions run over those 8 lanes alone: where the
+// subgroup is exactly those 8 lanes (STAGE_BLOCK_IS_SUBGROUP: workgroups of 8, and the
+// attention's subgroups of 8) by subgroup operations, which CPU-type adapters run faster,
+// else by a butterfly of subgroupShuffleXor, so that one subgroup of a GPU stages several
+// blocks at once. The owner defines STAGE_BLOCKS (blocks of 32 per row) and
 // STAGE_BLOCK_IS_SUBGROUP besides the constants listed in ../staging.wgsl.
 
 const STAGE_LANES: u32 = 8u;

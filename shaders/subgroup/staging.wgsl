@@ -1,6 +1,7 @@
 // The subgroup stage writer for producers that define `fn value(t: u32, k: u32) -> f32`
 // (see ../staging.wgsl): appended to stage_block.wgsl. The producer calls stage(t, b, lane)
-// from all 8 lanes of its subgroup for each block b < STAGE_ITEMS of row t.
+// from a run of 8 lanes (local index % 8 = lane) together for each block b < STAGE_ITEMS
+// of row t.
 
 // Block b of row t, zero past the end of the row.
 fn stage(t: u32, b: u32, lane: u32) {

@@ -111,7 +111,7 @@ impl AttentionVariant {
     /// workgroups, so a split only adds the merge).
     pub fn for_gpu(gpu: &Gpu, shape: &AttentionShape) -> AttentionVariant {
         let reduction = Reduction::for_gpu(gpu);
-        let key_split = if gpu.info.device_type == wgpu::DeviceType::Cpu {
+        let key_split = if gpu.is_software() {
             1
         } else {
             Self::widest_split(gpu, reduction, shape, 8)
@@ -123,12 +123,13 @@ impl AttentionVariant {
     }
 
     /// Every variant this adapter can run for `shape` (tests check each): the portable
-    /// kernel, the subgroup one alone and with up to 4 subgroups sharing the keys.
+    /// kernel, the subgroup one alone and with as many subgroups sharing the keys as
+    /// [`Self::for_gpu`] takes on a GPU.
     pub fn available(gpu: &Gpu, shape: &AttentionShape) -> Vec<AttentionVariant> {
         let mut all = Vec::new();
         for reduction in Reduction::available(gpu) {
             let mut splits = vec![1];
-            let widest = Self::widest_split(gpu, reduction, shape, 4);
+            let widest = Self::widest_split(gpu, reduction, shape, 8);
             if widest > 1 {
                 splits.push(widest);
             }
@@ -153,9 +154,11 @@ impl AttentionVariant {
         // part_max and part_sum, then part_acc, per subgroup (see subgroup/attention.wgsl).
         let bytes_per_part = heads * (8 + per_invocation * size * 16);
         let mut split = most;
+        let limits = &gpu.limits;
         while split > 1
-            && (split * bytes_per_part > gpu.limits.max_compute_workgroup_storage_size
-                || split * size > gpu.limits.max_compute_invocations_per_workgroup)
+            && (split * bytes_per_part > limits.max_compute_workgroup_storage_size
+                || split * size > limits.max_compute_invocations_per_workgroup
+                || split * size > limits.max_compute_workgroup_size_x)
         {
             split /= 2;
         }
@@ -215,9 +218,11 @@ impl Attention {
             )));
         }
         let heads_per_workgroup = heads_per_workgroup(reduction, &shape);
-        if key_split == 0 || (reduction == Reduction::Workgroup && key_split != 1) {
+        let fits = key_split.is_power_of_two()
+            && key_split <= AttentionVariant::widest_split(gpu, reduction, &shape, key_split);
+        if !fits {
             return Err(Error::usage(format!(
-                "attention: {reduction:?} cannot split the keys {key_split} ways"
+                "attention: {reduction:?} cannot split the keys {key_split} ways on this adapter"
             )));
         }
         let output = match out {

@@ -12,7 +12,7 @@ use crate::shader;
 /// Invocations per workgroup of `prefill` on `gpu`: one SIMD vector on a CPU-type adapter;
 /// on a GPU 8 would fill a quarter of a 32-wide subgroup.
 pub fn prefill_workgroup(gpu: &Gpu) -> u32 {
-    if gpu.info.device_type == wgpu::DeviceType::Cpu {
+    if gpu.is_software() {
         8
     } else {
         64
@@ -183,15 +183,14 @@ impl MatMul {
             let mut scratch = ParamArena::new(gpu, slots as u32)?;
             let built = candidates
                 .iter()
-                .map(|&candidate| Self::with_variant(gpu, &mut scratch, io, candidate, reader, 8))
+                .map(|&candidate| {
+                    let prefill = prefill_workgroup(gpu);
+                    Self::with_variant(gpu, &mut scratch, io, candidate, reader, prefill)
+                })
                 .collect::<Result<Vec<_>>>()?;
             // Enough calls per submission that a GPU's submit-and-wait (tens of
             // microseconds) does not drown calls of a few microseconds.
-            let calls = if gpu.info.device_type == wgpu::DeviceType::Cpu {
-                4
-            } else {
-                64
-            };
+            let calls = if gpu.is_software() { 4 } else { 64 };
             // Rounds over every candidate, so that a slow spell of a shared machine slows
             // them alike; the best of rounds 1.. counts (round 0 warms up).
             let mut best = vec![f64::INFINITY; built.len()];

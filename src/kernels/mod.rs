@@ -23,8 +23,9 @@ use crate::error::Result;
 use crate::gpu::{kernel::grid, Gpu, ParamArena, Recorder};
 
 /// How a kernel reduces across invocations: with subgroup operations, when the adapter has
-/// them at one fixed subgroup size (the workgroup is then one subgroup), or through
-/// workgroup memory and barriers (the portable twin).
+/// them at one fixed subgroup size (the workgroup is then one subgroup, or several that
+/// split the work, see `AttentionVariant`), or through workgroup memory and barriers (the
+/// portable twin).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reduction {
     Subgroup(u32),

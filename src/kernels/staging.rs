@@ -36,9 +36,7 @@ impl StageWriter {
             StageWriter::Portable,
             StageWriter::Subgroup,
         )) {
-            StageWriter::Subgroup if gpu.info.device_type != wgpu::DeviceType::Cpu => {
-                StageWriter::SubgroupWide
-            }
+            StageWriter::Subgroup if !gpu.is_software() => StageWriter::SubgroupWide,
             writer => writer,
         }
     }

@@ -30,7 +30,7 @@ impl DecodeVariant {
     /// measuring splits there would only lengthen the tuning).
     pub fn candidates(gpu: &Gpu) -> Vec<DecodeVariant> {
         let mut all = Self::whole_rows();
-        if gpu.info.device_type != wgpu::DeviceType::Cpu {
+        if !gpu.is_software() {
             all.extend(Self::splits(gpu));
         }
         all
@@ -60,7 +60,7 @@ impl DecodeVariant {
     /// Split shapes: 8, 16 or 32 lanes of one subgroup per row, where subgroups hold them.
     fn splits(gpu: &Gpu) -> Vec<DecodeVariant> {
         let mut all = Vec::new();
-        if !gpu.has_subgroups() {
+        if !gpu.has_subgroups() || super::forced_portable() {
             return all;
         }
         for lanes in [8, 16, 32] {

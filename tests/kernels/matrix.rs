@@ -35,7 +35,7 @@ struct Case {
     accumulate: bool,
     /// Texels per shard, to force sharding.
     shard_texels: Option<u64>,
-    /// The decode shape (workgroup size, rows per invocation).
+    /// The decode shape (workgroup size, rows per invocation, lanes per row).
     variant: DecodeVariant,
     /// Invocations per workgroup of the prefill entry point.
     prefill_workgroup: u32,
