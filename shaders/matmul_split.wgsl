@@ -1,6 +1,6 @@
 // The decode (one-token) product for GPUs: appended to matmul_common.wgsl by
 // src/kernels/matmul.rs for a split DecodeVariant, which defines LANES and reads x with
-// staged_x_storage.wgsl (the lanes of a row read different units of x).
+// staged_x.wgsl over a storage binding (the lanes of a row read different units of x).
 //
 // LANES neighbouring invocations of one subgroup per row (a power of two up to the
 // subgroup size): lane j takes units j, j + LANES, ... and a butterfly of

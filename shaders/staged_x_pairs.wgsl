@@ -1,5 +1,5 @@
-// x_pairs8 for the readers that load every word themselves (staged_x.wgsl,
-// staged_x_storage.wgsl): vec4s i and i + 1 of row t rearranged for the 4-bit formats
+// x_pairs8 for the readers that load every word themselves (staged_x.wgsl, over a uniform
+// or a storage binding): vec4s i and i + 1 of row t rearranged for the 4-bit formats
 // (matmul_nibble_x.wgsl). The subgroup reader has its own, which rearranges each word
 // before it hands it round.
 

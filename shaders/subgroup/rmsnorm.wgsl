@@ -1,10 +1,10 @@
 // RMSNorm written staged: the subgroup twin of ../rmsnorm.wgsl, for adapters whose
 // subgroups hold at least 8 invocations. One workgroup of WG (a multiple of 8) per row, in
 // which each run of 8 lanes stages a block at a time (subgroup/staging.wgsl). With WG = 8
-// (CPU-type adapters) the workgroup is one subgroup: subgroupAdd sums the squares, no
+// (CPU-type adapters) the workgroup is one subgroup: one subgroup sum of the squares, no
 // workgroup memory, no barriers. A GPU takes a wider workgroup, so that the blocks of a
-// row are staged side by side rather than one after another; each run of 8 then sums its
-// squares with a butterfly and the runs add theirs through workgroup memory.
+// row are staged side by side rather than one after another; each run of 8 sums its
+// squares (lanes8_add) and the runs add theirs through workgroup memory.
 // The Rust owner (src/kernels/rmsnorm.rs) prepends subgroup/staging.wgsl and const WG.
 
 struct Params {
@@ -39,12 +39,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
         let v = x[src + c];
         sum += v * v;
     }
-    if (WG == 8u) {
-        sum = subgroupAdd(sum);
-    } else {
-        sum += subgroupShuffleXor(sum, 4u);
-        sum += subgroupShuffleXor(sum, 2u);
-        sum += subgroupShuffleXor(sum, 1u);
+    sum = lanes8_add(sum);  // stage_block.wgsl
+    if (WG > 8u) {
         if (lid % 8u == 0u) {
             run_sums[lid / 8u] = sum;
         }

@@ -21,7 +21,9 @@ const STAGE_ITEMS: u32 = STAGE_BLOCKS;
 
 @group(0) @binding(9) var<storage, read_write> staged: array<u32>;
 
-// Reductions over the 8 lanes of one block (lanes 8i..8i+7 of a subgroup).
+// Reductions over the 8 lanes of one block (lanes 8i..8i+7 of a subgroup). The block's
+// integers (outlier index, sum of int8 values) go through them as f32, which holds them
+// exactly; a minimum is the negated maximum of the negated values.
 fn lanes8_max(v: f32) -> f32 {
     if (STAGE_BLOCK_IS_SUBGROUP) {
         return subgroupMax(v);
@@ -31,26 +33,7 @@ fn lanes8_max(v: f32) -> f32 {
     return max(r, subgroupShuffleXor(r, 1u));
 }
 
-fn lanes8_min(v: u32) -> u32 {
-    if (STAGE_BLOCK_IS_SUBGROUP) {
-        return subgroupMin(v);
-    }
-    var r = min(v, subgroupShuffleXor(v, 4u));
-    r = min(r, subgroupShuffleXor(r, 2u));
-    return min(r, subgroupShuffleXor(r, 1u));
-}
-
-// Exact here: integers, or one non-zero value among zeros.
-fn lanes8_add_f32(v: f32) -> f32 {
-    if (STAGE_BLOCK_IS_SUBGROUP) {
-        return subgroupAdd(v);
-    }
-    var r = v + subgroupShuffleXor(v, 4u);
-    r += subgroupShuffleXor(r, 2u);
-    return r + subgroupShuffleXor(r, 1u);
-}
-
-fn lanes8_add_i32(v: i32) -> i32 {
+fn lanes8_add(v: f32) -> f32 {
     if (STAGE_BLOCK_IS_SUBGROUP) {
         return subgroupAdd(v);
     }
@@ -65,13 +48,14 @@ fn stage_q8_block(t: u32, b: u32, lane: u32, v: vec4<f32>) {
     // The outlier is the first value of largest magnitude, as in the portable writer.
     let index = vec4<u32>(4u * lane) + vec4<u32>(0u, 1u, 2u, 3u);
     let candidates = select(vec4<u32>(32u), index, a == vec4<f32>(top_abs));
-    let top = lanes8_min(min(min(candidates.x, candidates.y), min(candidates.z, candidates.w)));
+    let first = min(min(candidates.x, candidates.y), min(candidates.z, candidates.w));
+    let top = u32(-lanes8_max(-f32(first)));
     let is_top = index == vec4<u32>(top);
     let rest = select(a, vec4<f32>(0.0), is_top);
     let amax = lanes8_max(max(max(rest.x, rest.y), max(rest.z, rest.w)));
-    // Exactly one lane holds the outlier; the others add zeros.
+    // Exactly one lane holds the outlier; the others add zeros (an exact sum).
     let mine = select(vec4<f32>(0.0), v, is_top);
-    let top_value = lanes8_add_f32(mine.x + mine.y + mine.z + mine.w);
+    let top_value = lanes8_add(mine.x + mine.y + mine.z + mine.w);
 
     let s = amax / 127.0;
     let inv = select(0.0, 1.0 / s, s > 0.0);
@@ -79,7 +63,7 @@ fn stage_q8_block(t: u32, b: u32, lane: u32, v: vec4<f32>) {
     let bytes = vec4<u32>(q) & vec4<u32>(0xFFu);
     let row = t * STAGE_ROW_WORDS;
     staged[row + b * 8u + lane] = bytes.x | (bytes.y << 8u) | (bytes.z << 16u) | (bytes.w << 24u);
-    let sum = lanes8_add_i32(q.x + q.y + q.z + q.w);
+    let sum = i32(lanes8_add(f32(q.x + q.y + q.z + q.w)));
     if (lane == 0u) {
         let at = row + STAGE_SCALES + 4u * b;
         staged[at] = bitcast<u32>(s);

@@ -3,9 +3,8 @@
 // x at the same place, and on CPU-type adapters a uniform-buffer load at a computed offset
 // is a per-invocation gather: ~25 instructions per word for 8 lanes. Here lane l loads
 // only word l % 8 of the run, and subgroupBroadcast hands each word to every lane: one
-// gather per 8 words instead of 8.
-
-@group(0) @binding(3) var<uniform> x_rows: array<array<vec4<u32>, XV>, XR>;
+// gather per 8 words instead of 8. The owner declares the binding x_rows (a uniform
+// buffer).
 
 var<private> lane: u32;
 

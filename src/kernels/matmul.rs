@@ -60,9 +60,9 @@ pub enum XReader {
     /// (`shaders/subgroup/staged_x.wgsl`): on CPU-type adapters a uniform load at a computed
     /// offset is a per-lane gather, so this does an eighth of the gathers.
     Subgroup,
-    /// Loads through a storage binding (`shaders/staged_x_storage.wgsl`): the split decode's
-    /// lanes read different places of x. Not among [`Self::available`]: the split decode
-    /// takes it whatever the reader of the other entry points.
+    /// The portable reader over a storage binding: the split decode's lanes read different
+    /// places of x. Not among [`Self::available`]: the split decode takes it whatever the
+    /// reader of the other entry points.
     Storage,
 }
 
@@ -78,11 +78,16 @@ impl XReader {
         super::lanes_of_8_variants(gpu, XReader::Portable, XReader::Subgroup)
     }
 
-    fn source(self) -> &'static str {
+    /// The binding of the staged x and the functions that read it.
+    fn source(self) -> String {
+        const UNIFORM: &str =
+            "@group(0) @binding(3) var<uniform> x_rows: array<array<vec4<u32>, XV>, XR>;\n";
+        const STORAGE: &str =
+            "@group(0) @binding(3) var<storage, read> x_rows: array<array<vec4<u32>, XV>>;\n";
         match self {
-            XReader::Portable => shader!("staged_x").wgsl,
-            XReader::Subgroup => shader!("subgroup/staged_x").wgsl,
-            XReader::Storage => shader!("staged_x_storage").wgsl,
+            XReader::Portable => format!("{UNIFORM}{}", shader!("staged_x").wgsl),
+            XReader::Subgroup => format!("{UNIFORM}{}", shader!("subgroup/staged_x").wgsl),
+            XReader::Storage => format!("{STORAGE}{}", shader!("staged_x").wgsl),
         }
     }
 }
@@ -181,10 +186,10 @@ impl MatMul {
         let variant = tuner.decode_variant(gpu, &key, |candidates| {
             let slots = 2 * w.shards.len() * candidates.len();
             let mut scratch = ParamArena::new(gpu, slots as u32)?;
+            let prefill = prefill_workgroup(gpu);
             let built = candidates
                 .iter()
                 .map(|&candidate| {
-                    let prefill = prefill_workgroup(gpu);
                     Self::with_variant(gpu, &mut scratch, io, candidate, reader, prefill)
                 })
                 .collect::<Result<Vec<_>>>()?;
@@ -242,17 +247,13 @@ impl MatMul {
             rows,
             lanes,
         } = decode_variant;
+        if !decode_variant.runs_on(gpu) {
+            return Err(Error::usage(format!(
+                "matmul: {decode_variant:?} needs subgroups of at least {lanes} lanes (this adapter: {}..{})",
+                gpu.info.subgroup_min_size, gpu.info.subgroup_max_size
+            )));
+        }
         let decode = if lanes > 1 {
-            let fits = gpu.has_subgroups()
-                && lanes.is_power_of_two()
-                && lanes <= gpu.info.subgroup_min_size
-                && workgroup.is_multiple_of(lanes);
-            if !fits {
-                return Err(Error::usage(format!(
-                    "matmul: {decode_variant:?} needs subgroups of at least {lanes} lanes (this adapter: {}..{})",
-                    gpu.info.subgroup_min_size, gpu.info.subgroup_max_size
-                )));
-            }
             let preamble = preamble(w, &layout, XReader::Storage, workgroup, 1, lanes);
             gpu.pipeline(&source, &preamble, "decode_split")?
         } else {

@@ -57,16 +57,14 @@ impl DecodeVariant {
         all
     }
 
-    /// Split shapes: 8, 16 or 32 lanes of one subgroup per row, where subgroups hold them.
+    /// Split shapes: 8, 16 or 32 lanes of one subgroup per row, where subgroups hold them
+    /// (none with `SHADERLM_PORTABLE=1`).
     fn splits(gpu: &Gpu) -> Vec<DecodeVariant> {
-        let mut all = Vec::new();
-        if !gpu.has_subgroups() || super::forced_portable() {
-            return all;
+        if super::forced_portable() {
+            return Vec::new();
         }
+        let mut all = Vec::new();
         for lanes in [8, 16, 32] {
-            if lanes > gpu.info.subgroup_min_size {
-                continue;
-            }
             for workgroup in [64, 256] {
                 all.push(DecodeVariant {
                     workgroup,
@@ -75,7 +73,18 @@ impl DecodeVariant {
                 });
             }
         }
+        all.retain(|v| v.runs_on(gpu));
         all
+    }
+
+    /// Whether `gpu` can run this shape: a split needs its lanes (a power of two dividing
+    /// the workgroup) inside one subgroup.
+    pub fn runs_on(&self, gpu: &Gpu) -> bool {
+        self.lanes == 1
+            || (gpu.has_subgroups()
+                && self.lanes.is_power_of_two()
+                && self.lanes <= gpu.info.subgroup_min_size
+                && self.workgroup.is_multiple_of(self.lanes))
     }
 }
 
@@ -120,7 +129,6 @@ fn kernels_version(gpu: &Gpu) -> String {
         crate::shader!("subgroup/staged_x_pairs").wgsl,
         crate::shader!("matmul_split").wgsl,
         crate::shader!("staged_x").wgsl,
-        crate::shader!("staged_x_storage").wgsl,
         crate::shader!("subgroup/staged_x").wgsl,
     ] {
         source.hash(&mut hasher);
