@@ -178,22 +178,40 @@ fn bench_attention(b: &Bench<'_>, shape: &Shape) {
         q_stride,
         out_stride: q_stride,
     };
+    // Decode at a context of N (one query over N keys), and a prefill of N tokens (steps of
+    // PREFILL_STEP queries, each over every key before it, as the forward pass runs it).
+    const PREFILL_STEP: u32 = 28;
+    let cases = [
+        ("decode at", 256u32),
+        ("decode at", 1024),
+        ("decode at", 4096),
+        ("prefill", 512),
+    ];
     for variant in AttentionVariant::available(b.gpu, &att_shape) {
-        for context in [256u32, 1024, 4096] {
+        for (kind, context) in cases {
             let name = format!(
-                "attention {} {:?} split {} decode at {context}",
-                shape.model, variant.reduction, variant.key_split
+                "attention {} {:?} split {}{} {kind} {context}",
+                shape.model,
+                variant.reduction,
+                variant.key_split,
+                if variant.query_lanes {
+                    " per-query"
+                } else {
+                    ""
+                }
             );
             if !b.wanted(&name) {
                 continue;
             }
+            let prefill = kind == "prefill";
+            let queries = if prefill { PREFILL_STEP } else { 1 };
             let texels = u64::from(context) * u64::from(cache.row_texels());
             let width = TexelTexture::width(b.gpu);
             let k = TexelTexture::new(b.gpu, "k", texels, width).expect("k");
             let v = TexelTexture::new(b.gpu, "v", texels, width).expect("v");
-            let q =
-                StorageBuffer::from_slice(b.gpu, "q", &random(q_stride as usize, 7)).expect("q");
-            let out = StorageBuffer::new(b.gpu, "out", u64::from(q_stride) * 4).expect("out");
+            let q_len = (queries * q_stride) as usize;
+            let q = StorageBuffer::from_slice(b.gpu, "q", &random(q_len, 7)).expect("q");
+            let out = StorageBuffer::new(b.gpu, "out", q_len as u64 * 4).expect("out");
             let table = StorageBuffer::from_slice(
                 b.gpu,
                 "table",
@@ -213,12 +231,29 @@ fn bench_attention(b: &Bench<'_>, shape: &Shape) {
                 variant,
             )
             .expect("attention");
-            let seconds = b.time(&mut arena, 4, |rec| {
-                attention.encode(rec, 1, context - 1, 0)
-            });
-            let bytes = 2.0 * texels as f64 * 16.0;
-            let flops = 4.0 * f64::from(context) * f64::from(q_stride);
-            b.report(&name, seconds, bytes, flops);
+            if prefill {
+                // Every step reads the keys up to its last query; each query-key pair costs
+                // 4 * q_stride flops (scores and the weighted sum of values).
+                let seconds = b.time(&mut arena, 1, |rec| {
+                    for start in (0..context).step_by(queries as usize) {
+                        attention.encode(rec, queries.min(context - start), start, 0);
+                    }
+                });
+                let bytes: f64 = (0..context)
+                    .step_by(queries as usize)
+                    .map(|start| 2.0 * f64::from((start + queries).min(context)) * 16.0)
+                    .sum::<f64>()
+                    * f64::from(cache.row_texels());
+                let pairs = f64::from(context) * f64::from(context + 1) / 2.0;
+                b.report(&name, seconds, bytes, 4.0 * pairs * f64::from(q_stride));
+            } else {
+                let seconds = b.time(&mut arena, 4, |rec| {
+                    attention.encode(rec, 1, context - 1, 0)
+                });
+                let bytes = 2.0 * texels as f64 * 16.0;
+                let flops = 4.0 * f64::from(context) * f64::from(q_stride);
+                b.report(&name, seconds, bytes, flops);
+            }
         }
     }
 }

@@ -6,36 +6,14 @@
 // each invocation scores one key, then the tile updates a running maximum and sum (online
 // softmax), so rows of any length stay stable without storing all scores. Invocation c < HEAD_TEXELS
 // accumulates output values 4c..4c+3.
-// The Rust owner (src/kernels/attention.rs) prepends rope.wgsl, TEXTURE_WIDTH, HEAD_TEXELS
+// The Rust owner (src/kernels/attention.rs) prepends rope.wgsl, attention_inputs.wgsl,
+// TEXTURE_WIDTH, HEAD_TEXELS
 // and WG (a power of two, at least HEAD_TEXELS).
 
-const NEG_INF: f32 = -3.0e38;
-
-struct Params {
-    n_tokens: u32,
-    n_heads: u32,
-    n_kv_heads: u32,
-    head_dim: u32,
-    start_pos: u32,
-    q_stride: u32,   // floats per token row of q
-    first_row: u32,  // cache row of position 0 of this sequence
-    out_stride: u32, // floats per token row of out
-    scale: f32,      // 1 / sqrt(head_dim)
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> q: array<f32>;
-@group(0) @binding(2) var k_cache: texture_storage_2d<rgba32uint, read>;
-@group(0) @binding(3) var v_cache: texture_storage_2d<rgba32uint, read>;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
 
 var<workgroup> q_tile: array<vec4<f32>, HEAD_TEXELS>;
 var<workgroup> weights: array<f32, WG>;
-
-fn cache_texel(cache: texture_storage_2d<rgba32uint, read>, row: u32, kv_head: u32, c: u32) -> vec4<f32> {
-    let i = row * p.n_kv_heads * HEAD_TEXELS + kv_head * HEAD_TEXELS + c;
-    return bitcast<vec4<f32>>(textureLoad(cache, texel_at(i)));
-}
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>,

@@ -19,18 +19,29 @@ const STAGE_ITEMS: u32 = STAGE_UNITS;
 // outlier does not flatten the rest of its block. Per block: (s, s * sum(q), outlier, index),
 // the index (0..31) as an f32 so that no float load can flush its bits.
 fn stage_q8_block(t: u32, b: u32) {
+    var values: array<vec4<f32>, 8>;
+    for (var i = 0u; i < 8u; i++) {
+        for (var j = 0u; j < 4u; j++) {
+            values[i][j] = value(t, b * 32u + 4u * i + j);
+        }
+    }
+    stage_q8_values(t, b, values);
+}
+
+// The same for a block whose 32 values the caller holds (value k at values[k / 4][k % 4]).
+fn stage_q8_values(t: u32, b: u32, values: array<vec4<f32>, 8>) {
     // One pass finds the largest magnitude (the outlier) and the second largest (amax).
     var top = 0u;
     var top_abs = -1.0;
     var top_value = 0.0;
     var amax = 0.0;
-    for (var j = 0u; j < 32u; j++) {
-        let v = value(t, b * 32u + j);
+    for (var k = 0u; k < 32u; k++) {
+        let v = values[k / 4u][k % 4u];
         let a = abs(v);
         if (a > top_abs) {
             amax = max(amax, top_abs);
             top_abs = a;
-            top = j;
+            top = k;
             top_value = v;
         } else {
             amax = max(amax, a);
@@ -44,7 +55,7 @@ fn stage_q8_block(t: u32, b: u32) {
         var word = 0u;
         for (var j = 0u; j < 4u; j++) {
             let k = w * 4u + j;
-            let q = select(i32(round(value(t, b * 32u + k) * inv)), 0, k == top);
+            let q = select(i32(round(values[w][j] * inv)), 0, k == top);
             sum += q;
             word |= (u32(q) & 0xFFu) << (8u * j);
         }

@@ -16,38 +16,15 @@
 // The output goes through `fn write_texel(t, head, i, lane, result)`, called by every lane
 // for every texel i < TEXELS_PER_INVOCATION of every head: attention_rows.wgsl writes f32
 // rows, attention_staged.wgsl the staged input of the output projection.
-// The Rust owner (src/kernels/attention.rs) prepends rope.wgsl, TEXTURE_WIDTH,
+// The Rust owner (src/kernels/attention.rs) prepends rope.wgsl, attention_inputs.wgsl,
+// TEXTURE_WIDTH,
 // HEAD_TEXELS, WG, HEADS (a divisor of n_heads / n_kv_heads),
 // TEXELS_PER_INVOCATION = ceil(HEAD_TEXELS / WG), KEY_SPLIT and one of those writers.
-
-const NEG_INF: f32 = -3.0e38;
 
 // Each subgroup's running maximum, sum and output texels, for the merge (KEY_SPLIT > 1).
 var<workgroup> part_max: array<f32, KEY_SPLIT * HEADS>;
 var<workgroup> part_sum: array<f32, KEY_SPLIT * HEADS>;
 var<workgroup> part_acc: array<vec4<f32>, KEY_SPLIT * HEADS * TEXELS_PER_INVOCATION * WG>;
-
-struct Params {
-    n_tokens: u32,
-    n_heads: u32,
-    n_kv_heads: u32,
-    head_dim: u32,
-    start_pos: u32,
-    q_stride: u32,
-    first_row: u32,
-    out_stride: u32,
-    scale: f32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> q: array<f32>;
-@group(0) @binding(2) var k_cache: texture_storage_2d<rgba32uint, read>;
-@group(0) @binding(3) var v_cache: texture_storage_2d<rgba32uint, read>;
-
-fn cache_texel(cache: texture_storage_2d<rgba32uint, read>, row: u32, kv_head: u32, c: u32) -> vec4<f32> {
-    let i = row * p.n_kv_heads * HEAD_TEXELS + kv_head * HEAD_TEXELS + c;
-    return bitcast<vec4<f32>>(textureLoad(cache, texel_at(i)));
-}
 
 @compute @workgroup_size(WG * KEY_SPLIT)
 fn main(@builtin(workgroup_id) wid: vec3<u32>,

@@ -1,6 +1,7 @@
-//! Owner of `shaders/attention.wgsl`, and the layout of the KV cache it reads.
+//! Owner of `shaders/attention.wgsl`, its subgroup twin and the per-query prefill kernel
+//! (`shaders/attention_queries.wgsl`), and the layout of the KV cache they read.
 
-use super::staging::StagedLayout;
+use super::staging::{StageWriter, StagedLayout};
 use super::{rope, Reduction};
 use crate::error::{Error, Result};
 use crate::gpu::{kernel::grid, Bound, Gpu, ParamArena, Recorder, StorageBuffer, TexelTexture};
@@ -10,6 +11,9 @@ use crate::shader;
 const WG: u32 = 64;
 /// The largest head the kernels take (the portable one keeps WG texels of 4 in workgroup memory).
 pub const MAX_HEAD_DIM: u32 = 4 * WG;
+/// Queries per workgroup of the per-query kernel, one per lane: one SIMD vector of a
+/// CPU-type adapter.
+const QUERY_LANES: u32 = 8;
 
 /// How one layer's KV cache is laid out: rows of n_kv_heads heads, each head_dim values
 /// padded to whole texels of 4.
@@ -94,21 +98,26 @@ pub enum AttentionOutput<'a> {
     Staged(&'a StorageBuffer, StagedLayout),
 }
 
-/// Which attention kernel runs: the portable one, or the subgroup twin with `key_split`
-/// subgroups sharing each workgroup's keys.
+/// Which attention kernels run: the portable one, or the subgroup twin with `key_split`
+/// subgroups sharing each workgroup's keys; and for steps of several queries (prefill),
+/// optionally the per-query kernel instead.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AttentionVariant {
     pub reduction: Reduction,
     /// Subgroups per workgroup, each visiting every key_split-th key (1 for the portable
     /// kernel).
     pub key_split: u32,
+    /// Steps of more than one query run `attention_queries.wgsl`: one query per lane, no
+    /// reductions across lanes.
+    pub query_lanes: bool,
 }
 
 impl AttentionVariant {
     /// The best this adapter offers for `shape`: the subgroup kernel where there is one; on
     /// a GPU with up to 8 subgroups sharing the keys (a lone subgroup per workgroup leaves
     /// most of the chip idle at decode), on a CPU-type adapter one (each core runs whole
-    /// workgroups, so a split only adds the merge).
+    /// workgroups, so a split only adds the merge). A CPU-type adapter prefills with the
+    /// per-query kernel, whose lanes are the SIMD lanes of one core.
     pub fn for_gpu(gpu: &Gpu, shape: &AttentionShape) -> AttentionVariant {
         let reduction = Reduction::for_gpu(gpu);
         let key_split = if gpu.is_software() {
@@ -119,12 +128,20 @@ impl AttentionVariant {
         AttentionVariant {
             reduction,
             key_split,
+            query_lanes: gpu.is_software() && Self::can_run_per_query(reduction),
         }
+    }
+
+    /// The per-query kernel hands key texels round with subgroupBroadcast across its
+    /// QUERY_LANES lanes.
+    fn can_run_per_query(reduction: Reduction) -> bool {
+        matches!(reduction, Reduction::Subgroup(size) if size >= QUERY_LANES)
     }
 
     /// Every variant this adapter can run for `shape` (tests check each): the portable
     /// kernel, the subgroup one alone and with as many subgroups sharing the keys as
-    /// [`Self::for_gpu`] takes on a GPU.
+    /// [`Self::for_gpu`] takes on a GPU, and the adapter's choice with and without the
+    /// per-query prefill.
     pub fn available(gpu: &Gpu, shape: &AttentionShape) -> Vec<AttentionVariant> {
         let mut all = Vec::new();
         for reduction in Reduction::available(gpu) {
@@ -137,8 +154,16 @@ impl AttentionVariant {
                 all.push(AttentionVariant {
                     reduction,
                     key_split,
+                    query_lanes: false,
                 });
             }
+        }
+        let best = Self::for_gpu(gpu, shape);
+        if Self::can_run_per_query(best.reduction) {
+            all.push(AttentionVariant {
+                query_lanes: true,
+                ..best
+            });
         }
         all
     }
@@ -169,14 +194,25 @@ impl AttentionVariant {
 /// Query heads one workgroup computes: the subgroup kernel takes up to 4 query heads of one
 /// KV group (they share every load of the cache); the portable one takes one.
 fn heads_per_workgroup(reduction: Reduction, shape: &AttentionShape) -> u32 {
-    let group = shape.n_heads / shape.cache.n_kv_heads.max(1);
     match reduction {
         Reduction::Workgroup => 1,
-        Reduction::Subgroup(_) => (1..=group.min(4))
-            .rev()
-            .find(|h| group.is_multiple_of(*h))
-            .unwrap_or(1),
+        Reduction::Subgroup(_) => heads_sharing_loads(shape),
     }
+}
+
+/// The most query heads of one KV group, up to 4 and dividing the group, that a workgroup
+/// takes so that they share every load of the cache.
+fn heads_sharing_loads(shape: &AttentionShape) -> u32 {
+    let group = shape.n_heads / shape.cache.n_kv_heads.max(1);
+    (1..=group.min(4))
+        .rev()
+        .find(|h| group.is_multiple_of(*h))
+        .unwrap_or(1)
+}
+
+/// RoPE and what every attention kernel reads (`shaders/attention_inputs.wgsl`).
+fn inputs_source() -> String {
+    format!("{}{}", rope::source(), shader!("attention_inputs").wgsl)
 }
 
 /// Causal GQA attention of new queries over one layer's KV cache.
@@ -185,6 +221,8 @@ pub struct Attention {
     shape: AttentionShape,
     /// Query heads one workgroup computes.
     heads_per_workgroup: u32,
+    /// The per-query kernel, for steps of several queries.
+    per_query: Option<Bound>,
 }
 
 impl Attention {
@@ -203,6 +241,7 @@ impl Attention {
         let AttentionVariant {
             reduction,
             key_split,
+            query_lanes,
         } = variant;
         let head_dim = shape.cache.head_dim;
         if head_dim == 0 || head_dim > MAX_HEAD_DIM || !head_dim.is_multiple_of(2) {
@@ -225,6 +264,11 @@ impl Attention {
                 "attention: {reduction:?} cannot split the keys {key_split} ways on this adapter"
             )));
         }
+        if query_lanes && !AttentionVariant::can_run_per_query(reduction) {
+            return Err(Error::usage(format!(
+                "attention: the per-query kernel needs subgroups of at least {QUERY_LANES} ({reduction:?} given)"
+            )));
+        }
         let output = match out {
             AttentionOutput::Rows(buffer) => (4, buffer.as_entire_binding()),
             AttentionOutput::Staged(staged, layout) => {
@@ -242,7 +286,7 @@ impl Attention {
                 let preamble = format!(
                     "const WG: u32 = {WG}u;\n{}{}",
                     shape.cache.preamble(gpu),
-                    rope::source()
+                    inputs_source()
                 );
                 gpu.pipeline(&shader!("attention"), &preamble, "main")?
             }
@@ -260,7 +304,7 @@ impl Attention {
                     "const WG: u32 = {size}u;\nconst TEXELS_PER_INVOCATION: u32 = {per_invocation}u;\n\
                      const HEADS: u32 = {heads_per_workgroup}u;\nconst KEY_SPLIT: u32 = {key_split}u;\n{}{}{writer}",
                     shape.cache.preamble(gpu),
-                    rope::source()
+                    inputs_source()
                 );
                 gpu.pipeline(&shader!("subgroup/attention"), &preamble, "main")?
             }
@@ -280,10 +324,37 @@ impl Attention {
             std::mem::size_of::<Params>(),
             &resources,
         )?;
+        let per_query = if query_lanes {
+            let writer = match out {
+                AttentionOutput::Rows(_) => shader!("attention_queries_rows").wgsl.to_string(),
+                AttentionOutput::Staged(_, layout) => format!(
+                    "{}{}",
+                    layout.producer_preamble(StageWriter::Portable),
+                    shader!("attention_queries_staged").wgsl
+                ),
+            };
+            let preamble = format!(
+                "const WG: u32 = {QUERY_LANES}u;\n{}{}{writer}",
+                shape.cache.preamble(gpu),
+                inputs_source()
+            );
+            let pipeline = gpu.pipeline(&shader!("attention_queries"), &preamble, "main")?;
+            Some(Bound::new(
+                gpu,
+                arena,
+                &pipeline,
+                "attention (per query)",
+                std::mem::size_of::<Params>(),
+                &resources,
+            )?)
+        } else {
+            None
+        };
         Ok(Attention {
             bound,
             shape,
             heads_per_workgroup,
+            per_query,
         })
     }
 
@@ -312,7 +383,15 @@ impl Attention {
             scale: 1.0 / (s.cache.head_dim as f32).sqrt(),
             _pad: [0; 3],
         };
-        let workgroups = n_tokens * (s.n_heads / self.heads_per_workgroup);
-        rec.dispatch(&self.bound, &params, grid(rec.gpu, workgroups));
+        match &self.per_query {
+            Some(bound) if n_tokens > 1 => {
+                let workgroups = n_tokens.div_ceil(QUERY_LANES) * s.n_heads;
+                rec.dispatch(bound, &params, grid(rec.gpu, workgroups));
+            }
+            _ => {
+                let workgroups = n_tokens * (s.n_heads / self.heads_per_workgroup);
+                rec.dispatch(&self.bound, &params, grid(rec.gpu, workgroups));
+            }
+        }
     }
 }

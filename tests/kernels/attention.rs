@@ -69,7 +69,8 @@ fn check(case: Case) {
     };
     // Runs the kernel `variant` over this case, writing `output`.
     let attend = |output: AttentionOutput<'_>, variant: AttentionVariant| {
-        let mut arena = ParamArena::new(gpu, 1).unwrap();
+        // A slot for each kernel: the per-key one and the per-query one.
+        let mut arena = ParamArena::new(gpu, 2).unwrap();
         let attention = Attention::new(
             gpu,
             &mut arena,

@@ -154,8 +154,10 @@ fn check_with(case: Case, reader: XReader) {
         seed,
         &format!("{what} (against its packed inputs)"),
     );
-    // A statistical bound: it needs enough terms per dot product and enough outputs.
-    if n >= 17 && k >= 64 {
+    // A statistical bound: it needs enough terms per dot product and enough outputs (with
+    // 17 outputs of one token, 4-bit weights exceeded it in 3 runs of 12: the relative
+    // error of so few sums spreads too widely for a fixed bound).
+    if n * tokens >= 64 && k >= 64 {
         let ideal = add(reference::matmul(&x, &w, bias.then_some(&b), tokens, n, k));
         assert_close(
             &out,
