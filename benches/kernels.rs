@@ -120,8 +120,13 @@ fn bench_matmul(b: &Bench<'_>, shape: &Shape) {
     for format in WeightFormat::ALL {
         for (site, n, k) in sites {
             let prefix = format!("matmul {} {} {site} {n}x{k}", shape.model, format.name());
-            if !b.wanted(&format!("{prefix} decode")) && !b.wanted(&format!("{prefix} prefill")) {
-                continue;
+            let names = [
+                format!("{prefix} decode"),
+                format!("{prefix} prefill 128"),
+                format!("{prefix} prefill 512"),
+            ];
+            if !names.iter().any(|name| b.wanted(name)) {
+                continue; // (the matrix takes a while to pack and upload)
             }
             let packed = PackedMatrix::from_f32(&random((n * k) as usize, n), n, k, format);
             let w = GpuMatrix::upload(b.gpu, "w", &packed).expect("upload");
