@@ -109,6 +109,9 @@ fn random(n: usize, seed: u32) -> Vec<f32> {
         .collect()
 }
 
+/// Prompt lengths of the matmul prefill cases.
+const PREFILL_LENGTHS: [u32; 2] = [128, 512];
+
 fn bench_matmul(b: &Bench<'_>, shape: &Shape) {
     let (d, i) = (shape.hidden, shape.intermediate);
     let sites = [
@@ -120,12 +123,8 @@ fn bench_matmul(b: &Bench<'_>, shape: &Shape) {
     for format in WeightFormat::ALL {
         for (site, n, k) in sites {
             let prefix = format!("matmul {} {} {site} {n}x{k}", shape.model, format.name());
-            let names = [
-                format!("{prefix} decode"),
-                format!("{prefix} prefill 128"),
-                format!("{prefix} prefill 512"),
-            ];
-            if !names.iter().any(|name| b.wanted(name)) {
+            let names = PREFILL_LENGTHS.map(|tokens| format!("{prefix} prefill {tokens}"));
+            if !b.wanted(&format!("{prefix} decode")) && !names.iter().any(|name| b.wanted(name)) {
                 continue; // (the matrix takes a while to pack and upload)
             }
             let packed = PackedMatrix::from_f32(&random((n * k) as usize, n), n, k, format);
@@ -154,9 +153,8 @@ fn bench_matmul(b: &Bench<'_>, shape: &Shape) {
                     2.0 * f64::from(n) * f64::from(k),
                 );
             }
-            for tokens in [128u32, 512] {
-                let name = format!("{prefix} prefill {tokens}");
-                if !b.wanted(&name) {
+            for (tokens, name) in PREFILL_LENGTHS.into_iter().zip(&names) {
+                if !b.wanted(name) {
                     continue;
                 }
                 // As the forward pass does it: steps of as many tokens as the staged input holds.
@@ -168,7 +166,7 @@ fn bench_matmul(b: &Bench<'_>, shape: &Shape) {
                     steps.iter().for_each(|&t| matmul.encode(rec, t))
                 });
                 let flops = 2.0 * f64::from(n) * f64::from(k) * f64::from(tokens);
-                b.report(&name, seconds, bytes * steps.len() as f64, flops);
+                b.report(name, seconds, bytes * steps.len() as f64, flops);
             }
         }
     }
@@ -183,9 +181,10 @@ fn bench_attention(b: &Bench<'_>, shape: &Shape) {
         q_stride,
         out_stride: q_stride,
     };
-    // Decode at a context of N (one query over N keys), and a prefill of N tokens (steps of
-    // PREFILL_STEP queries, each over every key before it, as the forward pass runs it).
-    const PREFILL_STEP: u32 = 28;
+    // Decode at a context of N (one query over N keys), and a prefill of N tokens in steps
+    // as long as the Q4_1 down projection's staged input holds (as the forward pass runs it),
+    // each over every key before it.
+    let step = StagedLayout::max_rows(b.gpu, WeightFormat::Q4_1, shape.intermediate).min(64);
     let cases = [
         ("decode at", 256u32),
         ("decode at", 1024),
@@ -209,7 +208,7 @@ fn bench_attention(b: &Bench<'_>, shape: &Shape) {
                 continue;
             }
             let prefill = kind == "prefill";
-            let queries = if prefill { PREFILL_STEP } else { 1 };
+            let queries = if prefill { step } else { 1 };
             let texels = u64::from(context) * u64::from(cache.row_texels());
             let width = TexelTexture::width(b.gpu);
             let k = TexelTexture::new(b.gpu, "k", texels, width).expect("k");

@@ -62,7 +62,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
     let t = min(first_query + lid, p.n_tokens - 1u);
 
     // This lane's query head, rotated (rope.wgsl), pre-scaled and zero-padded.
-    var qv: array<vec4<f32>, PADDED_TEXELS>;
+    var qv: array<vec4<f32>, HEAD_TEXELS>;
     let base = t * p.q_stride + head * p.head_dim;
     for (var c = 0u; c < HEAD_TEXELS; c++) {
         for (var j = 0u; j < 4u; j++) {
@@ -79,7 +79,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
     let visible = p.start_pos + t + 1u;
     var running_max = NEG_INF;
     var running_sum = 0.0;
-    var acc: array<vec4<f32>, PADDED_TEXELS>;
+    var acc: array<vec4<f32>, HEAD_TEXELS>;
     for (var first_key = 0u; first_key < n_keys; first_key += ROUND) {
         var score: array<f32, ROUND>;
         var round_max = running_max;

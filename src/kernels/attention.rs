@@ -194,20 +194,14 @@ impl AttentionVariant {
 /// Query heads one workgroup computes: the subgroup kernel takes up to 4 query heads of one
 /// KV group (they share every load of the cache); the portable one takes one.
 fn heads_per_workgroup(reduction: Reduction, shape: &AttentionShape) -> u32 {
+    let group = shape.n_heads / shape.cache.n_kv_heads.max(1);
     match reduction {
         Reduction::Workgroup => 1,
-        Reduction::Subgroup(_) => heads_sharing_loads(shape),
+        Reduction::Subgroup(_) => (1..=group.min(4))
+            .rev()
+            .find(|h| group.is_multiple_of(*h))
+            .unwrap_or(1),
     }
-}
-
-/// The most query heads of one KV group, up to 4 and dividing the group, that a workgroup
-/// takes so that they share every load of the cache.
-fn heads_sharing_loads(shape: &AttentionShape) -> u32 {
-    let group = shape.n_heads / shape.cache.n_kv_heads.max(1);
-    (1..=group.min(4))
-        .rev()
-        .find(|h| group.is_multiple_of(*h))
-        .unwrap_or(1)
 }
 
 /// RoPE and what every attention kernel reads (`shaders/attention_inputs.wgsl`).
