@@ -16,7 +16,11 @@ struct Block {
 }
 
 fn load_block(row: u32, b: u32, scale: u32) -> Block {
-    let q = textureLoad(weights, row_texel(row, p.per_row, b));
+    return block_of(textureLoad(weights, row_texel(row, p.per_row, b)), scale);
+}
+
+// The block held in texel q with its scale word.
+fn block_of(q: vec4<u32>, scale: u32) -> Block {
     return Block(q, split_nibbles(q), unpack2x16float(scale).x);
 }
 

@@ -9,15 +9,82 @@ use crate::error::{Error, Result};
 use crate::gpu::{kernel::grid, Bound, Gpu, ParamArena, Recorder, ShaderSource, StorageBuffer};
 use crate::shader;
 
-/// Invocations per workgroup of `prefill` on `gpu`: one SIMD vector on a CPU-type adapter;
-/// on a GPU 8 would fill a quarter of a 32-wide subgroup.
-pub fn prefill_workgroup(gpu: &Gpu) -> u32 {
-    if gpu.is_software() {
-        8
-    } else {
-        64
+/// How the prefill entry points spread a step's rows and tokens over the invocations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrefillShape {
+    /// `prefill` (matmul_common.wgsl): each invocation one row and [`PREFILL_TOKENS`]
+    /// tokens, `workgroup` invocations per workgroup (one SIMD vector, 8, on a CPU-type
+    /// adapter; 64 on a GPU, where 8 would fill a quarter of a 32-wide subgroup).
+    RowLanes { workgroup: u32 },
+    /// `prefill_token_lanes` (matmul_token_lanes.wgsl, 4-bit formats): lane l of a
+    /// subgroup of 8 takes token l of 8 and every lane the same [`TOKEN_LANES_ROWS`] rows,
+    /// so each block of weights is unpacked once for 8 tokens and each token's x once for
+    /// 16 rows. Needs subgroups of at least 8.
+    TokenLanes,
+}
+
+/// Rows each invocation of `prefill_token_lanes` computes (two runs of 8 lanes, as the
+/// shader is written).
+const TOKEN_LANES_ROWS: u32 = 16;
+
+impl PrefillShape {
+    /// The shape for `format` on `gpu`: token lanes on a CPU-type adapter where the format
+    /// and the subgroups allow them (~25% less time than row lanes there: see the README),
+    /// rows lanes otherwise.
+    pub fn for_gpu(gpu: &Gpu, format: WeightFormat) -> PrefillShape {
+        let token_lanes = PrefillShape::TokenLanes;
+        if gpu.is_software() && token_lanes.runs_on(gpu, format) && !super::forced_portable() {
+            token_lanes
+        } else {
+            PrefillShape::RowLanes {
+                workgroup: if gpu.is_software() { 8 } else { 64 },
+            }
+        }
+    }
+
+    /// Every shape `gpu` can run for `format` (tests check each).
+    pub fn available(gpu: &Gpu, format: WeightFormat) -> Vec<PrefillShape> {
+        let mut all = vec![
+            PrefillShape::RowLanes { workgroup: 8 },
+            PrefillShape::RowLanes { workgroup: 64 },
+            PrefillShape::TokenLanes,
+        ];
+        all.retain(|shape| shape.runs_on(gpu, format));
+        all
+    }
+
+    /// Tokens one workgroup covers: a step of a multiple of them leaves no lane idle.
+    pub fn token_group(self) -> u32 {
+        match self {
+            PrefillShape::RowLanes { .. } => PREFILL_TOKENS,
+            PrefillShape::TokenLanes => 8,
+        }
+    }
+
+    fn runs_on(self, gpu: &Gpu, format: WeightFormat) -> bool {
+        match self {
+            PrefillShape::RowLanes { .. } => true,
+            PrefillShape::TokenLanes => {
+                matches!(format, WeightFormat::Q4_0 | WeightFormat::Q4_1)
+                    && super::lanes_of_8_variants(gpu, false, true).len() > 1
+            }
+        }
     }
 }
+
+/// The most tokens a prefill step should give a matrix of `format` with `cols` columns:
+/// what its staged input holds, rounded down to whole token groups of its prefill shape
+/// (steps of 28 tokens would leave the last token-lanes group of each step half idle).
+pub fn max_step_tokens(gpu: &Gpu, format: WeightFormat, cols: u32) -> u32 {
+    let rows = StagedLayout::max_rows(gpu, format, cols);
+    let group = PrefillShape::for_gpu(gpu, format).token_group();
+    if rows >= group {
+        rows / group * group
+    } else {
+        rows.max(1)
+    }
+}
+
 /// Tokens per invocation of `prefill`: each unit of W fetched and unpacked serves them all.
 const PREFILL_TOKENS: u32 = 4;
 
@@ -99,6 +166,7 @@ fn preamble(
     workgroup: u32,
     rows: u32,
     lanes: u32,
+    token_lanes: bool,
 ) -> String {
     // How the format multiplies x: int8 blocks by dot4I8Packed (Q8_0), int8 blocks
     // rearranged for 4-bit weights (Q4_0, Q4_1; each reader rearranges in its own way), or
@@ -115,13 +183,16 @@ fn preamble(
         }
         WeightFormat::F32 | WeightFormat::F16 => String::new(),
     };
-    let split = if lanes > 1 {
+    // The entry points beyond the two of matmul_common.wgsl.
+    let extra = if lanes > 1 {
         shader!("matmul_split").wgsl
+    } else if token_lanes {
+        shader!("matmul_token_lanes").wgsl
     } else {
         ""
     };
     format!(
-        "const TEXTURE_WIDTH: u32 = {}u;\nconst WG: u32 = {workgroup}u;\nconst ROWS: u32 = {rows}u;\nconst LANES: u32 = {lanes}u;\nconst TOKENS: u32 = {PREFILL_TOKENS}u;\n{}{}{int8_x}{}{}{split}",
+        "const TEXTURE_WIDTH: u32 = {}u;\nconst WG: u32 = {workgroup}u;\nconst ROWS: u32 = {rows}u;\nconst LANES: u32 = {lanes}u;\nconst TOKENS: u32 = {PREFILL_TOKENS}u;\nconst TOKEN_LANES_ROWS: u32 = {TOKEN_LANES_ROWS}u;\n{}{}{int8_x}{}{}{extra}",
         w.texture_width,
         layout.consumer_preamble(),
         reader.source(),
@@ -151,7 +222,7 @@ pub struct MatMul {
     has_bias: bool,
     max_tokens: u32,
     decode: DecodeVariant,
-    prefill_workgroup: u32,
+    prefill: PrefillShape,
 }
 
 impl MatMul {
@@ -163,7 +234,7 @@ impl MatMul {
             io,
             DecodeVariant::DEFAULT,
             XReader::for_gpu(gpu),
-            prefill_workgroup(gpu),
+            PrefillShape::for_gpu(gpu, io.w.format),
         )
     }
 
@@ -186,7 +257,7 @@ impl MatMul {
         let variant = tuner.decode_variant(gpu, &key, |candidates| {
             let slots = 2 * w.shards.len() * candidates.len();
             let mut scratch = ParamArena::new(gpu, slots as u32)?;
-            let prefill = prefill_workgroup(gpu);
+            let prefill = PrefillShape::for_gpu(gpu, w.format);
             let built = candidates
                 .iter()
                 .map(|&candidate| {
@@ -214,17 +285,18 @@ impl MatMul {
             }
             Ok(best)
         })?;
-        Self::with_variant(gpu, arena, io, variant, reader, prefill_workgroup(gpu))
+        let prefill = PrefillShape::for_gpu(gpu, w.format);
+        Self::with_variant(gpu, arena, io, variant, reader, prefill)
     }
 
-    /// Like [`Self::new`] with an explicit decode shape, reader of x and prefill workgroup.
+    /// Like [`Self::new`] with an explicit decode shape, reader of x and prefill shape.
     pub fn with_variant(
         gpu: &Gpu,
         arena: &mut ParamArena,
         io: MatMulIo<'_>,
         decode_variant: DecodeVariant,
         reader: XReader,
-        prefill_workgroup: u32,
+        prefill: PrefillShape,
     ) -> Result<MatMul> {
         let MatMulIo {
             w,
@@ -254,14 +326,32 @@ impl MatMul {
             )));
         }
         let decode = if lanes > 1 {
-            let preamble = preamble(w, &layout, XReader::Storage, workgroup, 1, lanes);
+            let preamble = preamble(w, &layout, XReader::Storage, workgroup, 1, lanes, false);
             gpu.pipeline(&source, &preamble, "decode_split")?
         } else {
-            let preamble = preamble(w, &layout, reader, workgroup, rows, 1);
+            let preamble = preamble(w, &layout, reader, workgroup, rows, 1, false);
             gpu.pipeline(&source, &preamble, "decode")?
         };
-        let prefill_preamble = preamble(w, &layout, reader, prefill_workgroup, 1, 1);
-        let prefill = gpu.pipeline(&source, &prefill_preamble, "prefill")?;
+        if !prefill.runs_on(gpu, w.format) {
+            return Err(Error::usage(format!(
+                "matmul: {prefill:?} needs a 4-bit format and subgroups of at least 8 lanes \
+                 (here {}, subgroups {}..{})",
+                w.format.name(),
+                gpu.info.subgroup_min_size,
+                gpu.info.subgroup_max_size
+            )));
+        }
+        let prefill_pipeline = match prefill {
+            PrefillShape::RowLanes { workgroup } => {
+                let preamble = preamble(w, &layout, reader, workgroup, 1, 1, false);
+                gpu.pipeline(&source, &preamble, "prefill")?
+            }
+            // Each lane reads its own token's x: the portable reader.
+            PrefillShape::TokenLanes => {
+                let preamble = preamble(w, &layout, XReader::Portable, 8, 1, 1, true);
+                gpu.pipeline(&source, &preamble, "prefill_token_lanes")?
+            }
+        };
         let has_bias = bias.is_some();
         let bias = bias.unwrap_or(gpu.dummy());
         let bytes = std::mem::size_of::<Params>();
@@ -278,7 +368,7 @@ impl MatMul {
             }
             shards.push(Shard {
                 decode: Bound::new(gpu, arena, &decode, "matvec", bytes, &resources)?,
-                prefill: Bound::new(gpu, arena, &prefill, "matmul", bytes, &resources)?,
+                prefill: Bound::new(gpu, arena, &prefill_pipeline, "matmul", bytes, &resources)?,
                 rows: shard.rows,
                 first_row: shard.first_row,
             });
@@ -295,7 +385,7 @@ impl MatMul {
             has_bias,
             max_tokens: layout.rows,
             decode: decode_variant,
-            prefill_workgroup,
+            prefill,
         })
     }
 
@@ -323,12 +413,17 @@ impl MatMul {
                     .div_ceil(self.decode.rows * self.decode.workgroup);
                 rec.dispatch(&shard.decode, &params, [groups, 1, 1]);
             } else {
-                let groups = shard.rows.div_ceil(self.prefill_workgroup);
-                rec.dispatch(
-                    &shard.prefill,
-                    &params,
-                    [groups, tokens.div_ceil(PREFILL_TOKENS), 1],
-                );
+                let groups = match self.prefill {
+                    PrefillShape::RowLanes { workgroup } => [
+                        shard.rows.div_ceil(workgroup),
+                        tokens.div_ceil(PREFILL_TOKENS),
+                        1,
+                    ],
+                    PrefillShape::TokenLanes => {
+                        [shard.rows.div_ceil(TOKEN_LANES_ROWS), tokens.div_ceil(8), 1]
+                    }
+                };
+                rec.dispatch(&shard.prefill, &params, groups);
             }
         }
     }

@@ -14,7 +14,7 @@ use crate::gpu::{Gpu, GpuProfile, ParamArena, Recorder, StorageBuffer};
 use crate::kernels::attention::{Attention, AttentionOutput, AttentionShape, AttentionVariant};
 use crate::kernels::embedding::Embedding;
 use crate::kernels::kv_write::KvWrite;
-use crate::kernels::matmul::{MatMul, MatMulIo};
+use crate::kernels::matmul::{self, MatMul, MatMulIo};
 use crate::kernels::rmsnorm::RmsNorm;
 use crate::kernels::rope::rope_table;
 use crate::kernels::stage::Stage;
@@ -140,15 +140,15 @@ impl Activations {
     }
 }
 
-/// The most tokens one step can process: what the staged inputs of every matmul hold.
+/// The most tokens one step processes: what the staged inputs of every matmul hold, in
+/// whole token groups of their prefill shapes.
 fn max_step_tokens(gpu: &Gpu, w: &GpuWeights) -> usize {
     w.layers
         .iter()
         .flat_map(|l| [&l.qkv, &l.o, &l.gate_up, &l.down])
-        .map(|m| StagedLayout::max_rows(gpu, m.format, m.cols))
+        .map(|m| matmul::max_step_tokens(gpu, m.format, m.cols))
         .min()
-        .unwrap_or(1)
-        .max(1) as usize
+        .unwrap_or(1) as usize
 }
 
 /// One layer's kernels, bound to its weights, its cache and the shared activations.

@@ -4,8 +4,9 @@
 use crate::error::{Error, Result};
 use crate::gpu::{Gpu, TexelTexture};
 use crate::kernels::attention::CacheShape;
+use crate::kernels::matmul;
 use crate::kernels::matrix::ROW_GROUP;
-use crate::kernels::{GpuMatrix, StagedLayout, WeightFormat};
+use crate::kernels::{GpuMatrix, WeightFormat};
 use crate::model::source::ModelSource;
 use crate::model::weights::matrix_plan;
 
@@ -48,8 +49,8 @@ impl MemoryPlan {
                 weights += texture_bytes(rows * u64::from(m.cols / 32).div_ceil(4), width);
             }
             if !m.label.starts_with("embedding") && !m.label.starts_with("lm_head") {
-                max_step_tokens = max_step_tokens
-                    .min(StagedLayout::max_rows(gpu, m.format, m.cols).max(1) as usize);
+                max_step_tokens =
+                    max_step_tokens.min(matmul::max_step_tokens(gpu, m.format, m.cols) as usize);
             }
         }
         let vectors = c.num_layers * 2 * c.hidden_size

@@ -4,7 +4,7 @@
 use crate::common::{self, assert_close, random_vec, reference};
 use rand::Rng;
 use shaderlm::gpu::{ParamArena, StorageBuffer};
-use shaderlm::kernels::matmul::{self, MatMul, MatMulIo, XReader};
+use shaderlm::kernels::matmul::{MatMul, MatMulIo, PrefillShape, XReader};
 use shaderlm::kernels::stage::Stage;
 use shaderlm::kernels::{
     run, DecodeVariant, GpuMatrix, PackedMatrix, StageWriter, StagedLayout, WeightFormat,
@@ -37,8 +37,8 @@ struct Case {
     shard_texels: Option<u64>,
     /// The decode shape (workgroup size, rows per invocation, lanes per row).
     variant: DecodeVariant,
-    /// Invocations per workgroup of the prefill entry point.
-    prefill_workgroup: u32,
+    /// How the prefill entry points spread rows and tokens over invocations.
+    prefill: PrefillShape,
 }
 
 /// Checks `case` with every reader of x this adapter has.
@@ -58,7 +58,7 @@ fn check_with(case: Case, reader: XReader) {
         accumulate,
         shard_texels,
         variant,
-        prefill_workgroup,
+        prefill,
     } = case;
     let gpu = common::gpu();
     let seed = common::seed();
@@ -97,8 +97,7 @@ fn check_with(case: Case, reader: XReader) {
         y: &y_gpu.buffer,
         accumulate,
     };
-    let matmul =
-        MatMul::with_variant(gpu, &mut arena, io, variant, reader, prefill_workgroup).unwrap();
+    let matmul = MatMul::with_variant(gpu, &mut arena, io, variant, reader, prefill).unwrap();
     run(gpu, &mut arena, "matmul test", |rec| {
         stage.encode(rec, tokens as u32);
         matmul.encode(rec, tokens as u32);
@@ -108,7 +107,7 @@ fn check_with(case: Case, reader: XReader) {
 
     let what = format!(
         "{} matmul n={n} k={k} tokens={tokens} bias={bias} accumulate={accumulate} shards={} \
-         reader={reader:?} decode={variant:?} prefill_workgroup={prefill_workgroup}",
+         reader={reader:?} decode={variant:?} prefill={prefill:?}",
         format.name(),
         w_gpu.shards.len()
     );
@@ -182,7 +181,7 @@ fn case(format: WeightFormat, n: usize, k: usize, tokens: usize) -> Case {
         accumulate: false,
         shard_texels: None,
         variant: DecodeVariant::DEFAULT,
-        prefill_workgroup: matmul::prefill_workgroup(common::gpu()),
+        prefill: PrefillShape::for_gpu(common::gpu(), format),
     }
 }
 
@@ -215,12 +214,16 @@ fn prefill_blocks_of_tokens_in_every_format() {
             check(case(format, 67, 64, tokens));
         }
         check(case(format, 576, 576, 5));
-        // The other adapter type's workgroup (8 on a CPU-type adapter, 64 on a GPU).
-        for prefill_workgroup in [8, 64] {
-            check(Case {
-                prefill_workgroup,
-                ..case(format, 67, 64, 7)
-            });
+        // Every prefill shape the adapter runs for the format (the other adapter type's
+        // workgroup among them), over partial runs of rows and tokens and several steps'
+        // worth of tokens.
+        for prefill in PrefillShape::available(common::gpu(), format) {
+            for (n, tokens) in [(67, 7), (67, 17), (40, 33)] {
+                check(Case {
+                    prefill,
+                    ..case(format, n, 64, tokens)
+                });
+            }
         }
     }
 }
