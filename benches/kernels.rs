@@ -64,7 +64,8 @@ impl Bench<'_> {
     }
 
     /// Best seconds per call of `record` over timed submissions of `calls` calls each: after
-    /// a warm-up, at least five submissions and at least half a second.
+    /// a warm-up, at least five submissions and at least half a second
+    /// (`SHADERLM_BENCH_SECONDS` sets another minimum, e.g. to attach a profiler).
     fn time(
         &self,
         arena: &mut ParamArena,
@@ -74,7 +75,11 @@ impl Bench<'_> {
         let mut best = f64::INFINITY;
         let began = Instant::now();
         let mut attempt = 0;
-        while attempt < 6 || began.elapsed().as_secs_f64() < 0.5 {
+        let minimum = std::env::var("SHADERLM_BENCH_SECONDS")
+            .ok()
+            .and_then(|s| s.parse::<f64>().ok())
+            .unwrap_or(0.5);
+        while attempt < 6 || began.elapsed().as_secs_f64() < minimum {
             let start = Instant::now();
             let mut rec = Recorder::new(self.gpu, arena, None);
             for _ in 0..calls {
