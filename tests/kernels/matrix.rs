@@ -4,7 +4,7 @@
 use crate::common::{self, assert_close, random_vec, reference};
 use rand::Rng;
 use shaderlm::gpu::{ParamArena, StorageBuffer};
-use shaderlm::kernels::matmul::{MatMul, MatMulIo, PrefillShape, XReader};
+use shaderlm::kernels::matmul::{self, MatMul, MatMulIo, PrefillShape, XReader};
 use shaderlm::kernels::stage::Stage;
 use shaderlm::kernels::{
     run, DecodeVariant, GpuMatrix, PackedMatrix, StageWriter, StagedLayout, WeightFormat,
@@ -414,6 +414,30 @@ fn every_finite_f16_value_unpacks_exactly() {
                 "half {column}: {want:e} (bits {:#06x}) unpacked as {got:e}",
                 half::f16::from_f32(want).to_bits()
             );
+        }
+    }
+}
+
+#[test]
+fn prefill_steps_fit_the_staged_input_in_whole_token_groups() {
+    let gpu = common::gpu();
+    for format in WeightFormat::ALL {
+        for cols in [64, 576, 1536, 4096] {
+            let step = matmul::max_step_tokens(gpu, format, cols);
+            let capacity = StagedLayout::max_rows(gpu, format, cols);
+            let group = PrefillShape::for_gpu(gpu, format).token_group();
+            let what = format!(
+                "{} cols={cols}: step {step}, capacity {capacity}, group {group}",
+                format.name()
+            );
+            assert!(step >= 1 && step <= capacity.max(1), "{what}");
+            if capacity >= group {
+                assert_eq!(step % group, 0, "{what}");
+                assert!(
+                    step + group > capacity,
+                    "{what}: a whole group more would fit"
+                );
+            }
         }
     }
 }
