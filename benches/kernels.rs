@@ -12,7 +12,7 @@ use shaderlm::kernels::attention::{
 };
 use shaderlm::kernels::embedding::Embedding;
 use shaderlm::kernels::kv_write::KvWrite;
-use shaderlm::kernels::matmul::{MatMul, MatMulIo};
+use shaderlm::kernels::matmul::{self, MatMul, MatMulIo};
 use shaderlm::kernels::rmsnorm::RmsNorm;
 use shaderlm::kernels::rope::{default_inv_freq, rope_table};
 use shaderlm::kernels::softmax::Softmax;
@@ -134,7 +134,7 @@ fn bench_matmul(b: &Bench<'_>, shape: &Shape) {
             }
             let packed = PackedMatrix::from_f32(&random((n * k) as usize, n), n, k, format);
             let w = GpuMatrix::upload(b.gpu, "w", &packed).expect("upload");
-            let rows = StagedLayout::max_rows(b.gpu, format, k).min(64);
+            let rows = matmul::max_step_tokens(b.gpu, format, k).min(64);
             let layout = StagedLayout::for_matrix(&w, rows);
             let staged = layout.buffer(b.gpu, "x").expect("staged");
             let y = StorageBuffer::new(b.gpu, "y", u64::from(n) * u64::from(rows) * 4).expect("y");
@@ -162,7 +162,7 @@ fn bench_matmul(b: &Bench<'_>, shape: &Shape) {
                 if !b.wanted(name) {
                     continue;
                 }
-                // As the forward pass does it: steps of as many tokens as the staged input holds.
+                // As the forward pass does it: steps of max_step_tokens.
                 let steps: Vec<u32> = (0..tokens)
                     .step_by(rows as usize)
                     .map(|s| (tokens - s).min(rows))
@@ -187,9 +187,9 @@ fn bench_attention(b: &Bench<'_>, shape: &Shape) {
         out_stride: q_stride,
     };
     // Decode at a context of N (one query over N keys), and a prefill of N tokens in steps
-    // as long as the Q4_1 down projection's staged input holds (as the forward pass runs it),
+    // as the Q4_1 down projection's staged input allows (as the forward pass runs it),
     // each over every key before it.
-    let step = StagedLayout::max_rows(b.gpu, WeightFormat::Q4_1, shape.intermediate).min(64);
+    let step = matmul::max_step_tokens(b.gpu, WeightFormat::Q4_1, shape.intermediate).min(64);
     let cases = [
         ("decode at", 256u32),
         ("decode at", 1024),
