@@ -12,13 +12,15 @@ use shaderlm::kernels::attention::{
 };
 use shaderlm::kernels::embedding::Embedding;
 use shaderlm::kernels::kv_write::KvWrite;
-use shaderlm::kernels::matmul::{self, MatMul, MatMulIo};
+use shaderlm::kernels::matmul::{self, MatMul, MatMulIo, PrefillShape, XReader};
 use shaderlm::kernels::rmsnorm::RmsNorm;
 use shaderlm::kernels::rope::{default_inv_freq, rope_table};
 use shaderlm::kernels::softmax::Softmax;
 use shaderlm::kernels::stage::Stage;
 use shaderlm::kernels::swiglu::SwiGlu;
-use shaderlm::kernels::{GpuMatrix, PackedMatrix, StageWriter, StagedLayout, WeightFormat};
+use shaderlm::kernels::{
+    DecodeVariant, GpuMatrix, PackedMatrix, StageWriter, StagedLayout, WeightFormat,
+};
 use std::time::Instant;
 
 struct Shape {
@@ -128,8 +130,27 @@ fn bench_matmul(b: &Bench<'_>, shape: &Shape) {
     for format in WeightFormat::ALL {
         for (site, n, k) in sites {
             let prefix = format!("matmul {} {} {site} {n}x{k}", shape.model, format.name());
-            let names = PREFILL_LENGTHS.map(|tokens| format!("{prefix} prefill {tokens}"));
-            if !b.wanted(&format!("{prefix} decode")) && !names.iter().any(|name| b.wanted(name)) {
+            // The adapter's prefill shape, and on a CPU-type adapter taking token lanes the
+            // row-per-lane shape too, for comparison.
+            let default = PrefillShape::for_gpu(b.gpu, format);
+            let mut shapes = vec![default];
+            if default == PrefillShape::TokenLanes {
+                shapes.push(PrefillShape::RowLanes { workgroup: 8 });
+            }
+            let cases: Vec<(u32, PrefillShape, String)> = PREFILL_LENGTHS
+                .into_iter()
+                .flat_map(|tokens| shapes.iter().map(move |&shape| (tokens, shape)))
+                .map(|(tokens, shape)| {
+                    let label = match shape {
+                        PrefillShape::RowLanes { workgroup } => format!("row lanes x{workgroup}"),
+                        PrefillShape::TokenLanes => "token lanes".to_string(),
+                    };
+                    (tokens, shape, format!("{prefix} prefill {tokens} {label}"))
+                })
+                .collect();
+            if !b.wanted(&format!("{prefix} decode"))
+                && !cases.iter().any(|(_, _, name)| b.wanted(name))
+            {
                 continue; // (the matrix takes a while to pack and upload)
             }
             let packed = PackedMatrix::from_f32(&random((n * k) as usize, n), n, k, format);
@@ -138,7 +159,9 @@ fn bench_matmul(b: &Bench<'_>, shape: &Shape) {
             let layout = StagedLayout::for_matrix(&w, rows);
             let staged = layout.buffer(b.gpu, "x").expect("staged");
             let y = StorageBuffer::new(b.gpu, "y", u64::from(n) * u64::from(rows) * 4).expect("y");
-            let mut arena = ParamArena::new(b.gpu, 8).expect("arena");
+            // Two slots per shard for each of the (at most five) matmuls below.
+            let slots = 10 * w.shards.len() as u32;
+            let mut arena = ParamArena::new(b.gpu, slots).expect("arena");
             let io = MatMulIo {
                 w: &w,
                 x: &staged,
@@ -148,6 +171,23 @@ fn bench_matmul(b: &Bench<'_>, shape: &Shape) {
                 accumulate: false,
             };
             let matmul = MatMul::new(b.gpu, &mut arena, io).expect("matmul");
+            // A bound kernel's parameters are written once per submission, so the prefill's
+            // last, shorter step takes a kernel of its own (the full steps share one).
+            let mut prefill_kernels = Vec::new();
+            for &shape in &shapes {
+                if cases
+                    .iter()
+                    .any(|(_, s, name)| *s == shape && b.wanted(name))
+                {
+                    let reader = XReader::for_gpu(b.gpu);
+                    let variant = DecodeVariant::DEFAULT;
+                    let mut kernel = || {
+                        MatMul::with_variant(b.gpu, &mut arena, io, variant, reader, shape)
+                            .expect("matmul")
+                    };
+                    prefill_kernels.push((shape, kernel(), kernel()));
+                }
+            }
             let bytes = w.bytes() as f64;
             if b.wanted(&format!("{prefix} decode")) {
                 let seconds = b.time(&mut arena, 8, |rec| matmul.encode(rec, 1));
@@ -158,17 +198,24 @@ fn bench_matmul(b: &Bench<'_>, shape: &Shape) {
                     2.0 * f64::from(n) * f64::from(k),
                 );
             }
-            for (tokens, name) in PREFILL_LENGTHS.into_iter().zip(&names) {
+            for (tokens, shape, name) in &cases {
+                let tokens = *tokens;
                 if !b.wanted(name) {
                     continue;
                 }
+                let (_, full, last) = prefill_kernels
+                    .iter()
+                    .find(|(s, _, _)| s == shape)
+                    .expect("a kernel per wanted shape");
                 // As the forward pass does it: steps of max_step_tokens.
                 let steps: Vec<u32> = (0..tokens)
                     .step_by(rows as usize)
                     .map(|s| (tokens - s).min(rows))
                     .collect();
                 let seconds = b.time(&mut arena, 1, |rec| {
-                    steps.iter().for_each(|&t| matmul.encode(rec, t))
+                    for &t in &steps {
+                        if t == rows { full } else { last }.encode(rec, t);
+                    }
                 });
                 let flops = 2.0 * f64::from(n) * f64::from(k) * f64::from(tokens);
                 b.report(name, seconds, bytes * steps.len() as f64, flops);
@@ -227,24 +274,33 @@ fn bench_attention(b: &Bench<'_>, shape: &Shape) {
                 &rope_table(context, &default_inv_freq(shape.head_dim, 10_000.0)),
             )
             .expect("table");
-            let mut arena = ParamArena::new(b.gpu, 2).expect("arena");
-            let attention = Attention::new(
-                b.gpu,
-                &mut arena,
-                &q.buffer,
-                &k,
-                &v,
-                &table,
-                AttentionOutput::Rows(&out.buffer),
-                att_shape,
-                variant,
-            )
-            .expect("attention");
+            // One kernel per step: a bound kernel's parameters are written once per submission,
+            // so steps with parameters of their own need kernels of their own (as the forward
+            // pass's layers have).
+            let starts: Vec<u32> = (0..context).step_by(queries as usize).collect();
+            let kernels = if prefill { starts.len() } else { 1 };
+            let mut arena = ParamArena::new(b.gpu, 2 * kernels as u32).expect("arena");
+            let attentions = (0..kernels)
+                .map(|_| {
+                    Attention::new(
+                        b.gpu,
+                        &mut arena,
+                        &q.buffer,
+                        &k,
+                        &v,
+                        &table,
+                        AttentionOutput::Rows(&out.buffer),
+                        att_shape,
+                        variant,
+                    )
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .expect("attention");
             if prefill {
                 // Every step reads the keys up to its last query; each query-key pair costs
                 // 4 * q_stride flops (scores and the weighted sum of values).
                 let seconds = b.time(&mut arena, 1, |rec| {
-                    for start in (0..context).step_by(queries as usize) {
+                    for (attention, &start) in attentions.iter().zip(&starts) {
                         attention.encode(rec, queries.min(context - start), start, 0);
                     }
                 });
@@ -257,7 +313,7 @@ fn bench_attention(b: &Bench<'_>, shape: &Shape) {
                 b.report(&name, seconds, bytes, 4.0 * pairs * f64::from(q_stride));
             } else {
                 let seconds = b.time(&mut arena, 4, |rec| {
-                    attention.encode(rec, 1, context - 1, 0)
+                    attentions[0].encode(rec, 1, context - 1, 0)
                 });
                 let bytes = 2.0 * texels as f64 * 16.0;
                 let flops = 4.0 * f64::from(context) * f64::from(q_stride);
