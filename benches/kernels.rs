@@ -304,9 +304,9 @@ fn bench_attention(b: &Bench<'_>, shape: &Shape) {
                         attention.encode(rec, queries.min(context - start), start, 0);
                     }
                 });
-                let bytes: f64 = (0..context)
-                    .step_by(queries as usize)
-                    .map(|start| 2.0 * f64::from((start + queries).min(context)) * 16.0)
+                let bytes: f64 = starts
+                    .iter()
+                    .map(|&start| 2.0 * f64::from((start + queries).min(context)) * 16.0)
                     .sum::<f64>()
                     * f64::from(cache.row_texels());
                 let pairs = f64::from(context) * f64::from(context + 1) / 2.0;

@@ -11,7 +11,7 @@
 // over the accumulators. That pass matters on CPU-type adapters: a variable written inside
 // a loop costs a load, a masked blend and a store per write there (lanes may have left the
 // loop), so accumulating key by key cost more than the arithmetic (this shape measured
-// 2.7x faster than key by key). A key's texels are the same for every lane: each lane
+// 2.2x faster than key by key). A key's texels are the same for every lane: each lane
 // loads every WG-th texel and subgroupBroadcast hands them round (one gather per WG
 // texels). A key past a lane's own position (the run's last keys) weighs 0 there.
 // Queries are rotated as they are loaded (rope.wgsl).

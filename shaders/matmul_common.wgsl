@@ -1,7 +1,7 @@
 // Shared by matmul_{f32,f16,q8_0,q4_0,q4_1}.wgsl (prepended by src/kernels/matmul.rs with
 // a reader of the staged x, staged_x.wgsl or its subgroup twin): the parameters, the bias
-// and output bindings, the epilogue and the two entry points (matmul_split.wgsl adds a
-// third).
+// and output bindings, the epilogue and the two entry points (matmul_split.wgsl and
+// matmul_token_lanes.wgsl add others).
 //
 // Y[t, y_offset + r] (+)= sum_k W[r, k] * X[t, k] (+ bias[y_offset + r]) for the rows r of
 // one shard of W and the tokens t of the step. Each format file defines its bindings and

@@ -1,6 +1,6 @@
 // Prefill for the 4-bit formats (matmul_q4_0.wgsl, matmul_q4_1.wgsl) on CPU-type adapters,
 // with the roles of the lanes turned round (appended by src/kernels/matmul.rs, with the
-// portable reader of x): lane l of a workgroup of 8 (one subgroup) takes token
+// portable reader of x): lane l of a workgroup of WG = 8 (one subgroup) takes token
 // 8 * workgroup_id.y + l, and every lane computes the same TOKEN_LANES_ROWS (16) rows.
 //
 // Why: on a CPU-type adapter the 8 lanes are one SIMD vector, and what all lanes share is
@@ -28,10 +28,10 @@ fn eight_rows(q: vec4<u32>, scale: u32, x: XBlock) -> array<vec4<f32>, 2> {
                   lane_dot(subgroupBroadcast(q, 7u), subgroupBroadcast(scale, 7u), x)));
 }
 
-@compute @workgroup_size(8)
+@compute @workgroup_size(WG)
 fn prefill_token_lanes(@builtin(workgroup_id) wid: vec3<u32>,
                        @builtin(subgroup_invocation_id) lane: u32) {
-    let token = wid.y * 8u + lane;
+    let token = wid.y * WG + lane;
     let t = min(token, p.tokens - 1u);
     let first = wid.x * TOKEN_LANES_ROWS;
     // Lane l loads rows first + l and first + 8 + l; rows past the end repeat the last one,

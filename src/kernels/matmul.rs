@@ -23,6 +23,8 @@ pub enum PrefillShape {
     TokenLanes,
 }
 
+/// Lanes (and tokens) per workgroup of `prefill_token_lanes`: one subgroup of 8.
+const TOKEN_LANES: u32 = 8;
 /// Rows each invocation of `prefill_token_lanes` computes (two runs of 8 lanes, as the
 /// shader is written).
 const TOKEN_LANES_ROWS: u32 = 16;
@@ -57,7 +59,15 @@ impl PrefillShape {
     pub fn token_group(self) -> u32 {
         match self {
             PrefillShape::RowLanes { .. } => PREFILL_TOKENS,
-            PrefillShape::TokenLanes => 8,
+            PrefillShape::TokenLanes => TOKEN_LANES,
+        }
+    }
+
+    /// Rows one workgroup covers.
+    fn rows_per_workgroup(self) -> u32 {
+        match self {
+            PrefillShape::RowLanes { workgroup } => workgroup,
+            PrefillShape::TokenLanes => TOKEN_LANES_ROWS,
         }
     }
 
@@ -66,7 +76,7 @@ impl PrefillShape {
             PrefillShape::RowLanes { .. } => true,
             PrefillShape::TokenLanes => {
                 matches!(format, WeightFormat::Q4_0 | WeightFormat::Q4_1)
-                    && super::lanes_of_8_variants(gpu, false, true).len() > 1
+                    && super::has_lanes_of_8(gpu)
             }
         }
     }
@@ -248,6 +258,7 @@ impl MatMul {
     ) -> Result<MatMul> {
         let w = io.w;
         let reader = XReader::for_gpu(gpu);
+        let prefill = PrefillShape::for_gpu(gpu, w.format);
         let key = format!(
             "matmul decode {} {}x{} {reader:?}",
             w.format.name(),
@@ -257,7 +268,6 @@ impl MatMul {
         let variant = tuner.decode_variant(gpu, &key, |candidates| {
             let slots = 2 * w.shards.len() * candidates.len();
             let mut scratch = ParamArena::new(gpu, slots as u32)?;
-            let prefill = PrefillShape::for_gpu(gpu, w.format);
             let built = candidates
                 .iter()
                 .map(|&candidate| {
@@ -285,7 +295,6 @@ impl MatMul {
             }
             Ok(best)
         })?;
-        let prefill = PrefillShape::for_gpu(gpu, w.format);
         Self::with_variant(gpu, arena, io, variant, reader, prefill)
     }
 
@@ -348,7 +357,7 @@ impl MatMul {
             }
             // Each lane reads its own token's x: the portable reader.
             PrefillShape::TokenLanes => {
-                let preamble = preamble(w, &layout, XReader::Portable, 8, 1, 1, true);
+                let preamble = preamble(w, &layout, XReader::Portable, TOKEN_LANES, 1, 1, true);
                 gpu.pipeline(&source, &preamble, "prefill_token_lanes")?
             }
         };
@@ -413,16 +422,11 @@ impl MatMul {
                     .div_ceil(self.decode.rows * self.decode.workgroup);
                 rec.dispatch(&shard.decode, &params, [groups, 1, 1]);
             } else {
-                let groups = match self.prefill {
-                    PrefillShape::RowLanes { workgroup } => [
-                        shard.rows.div_ceil(workgroup),
-                        tokens.div_ceil(PREFILL_TOKENS),
-                        1,
-                    ],
-                    PrefillShape::TokenLanes => {
-                        [shard.rows.div_ceil(TOKEN_LANES_ROWS), tokens.div_ceil(8), 1]
-                    }
-                };
+                let groups = [
+                    shard.rows.div_ceil(self.prefill.rows_per_workgroup()),
+                    tokens.div_ceil(self.prefill.token_group()),
+                    1,
+                ];
                 rec.dispatch(&shard.prefill, &params, groups);
             }
         }

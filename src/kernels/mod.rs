@@ -61,10 +61,16 @@ impl Reduction {
 /// adapter has subgroup operations and subgroups of at least 8 (tests check each).
 pub(crate) fn lanes_of_8_variants<T>(gpu: &Gpu, portable: T, subgroup: T) -> Vec<T> {
     let mut all = vec![portable];
-    if gpu.has_subgroups() && gpu.info.subgroup_min_size >= 8 {
+    if has_lanes_of_8(gpu) {
         all.push(subgroup);
     }
     all
+}
+
+/// Whether 8 invocations of a workgroup are lanes of one subgroup: subgroup operations and
+/// subgroups of at least 8.
+pub(crate) fn has_lanes_of_8(gpu: &Gpu) -> bool {
+    gpu.has_subgroups() && gpu.info.subgroup_min_size >= 8
 }
 
 /// The variant to use of those `lanes_of_8_variants` gives: the subgroup one where there
