@@ -13,11 +13,11 @@ use shaderlm::kernels::attention::{
 use shaderlm::kernels::embedding::Embedding;
 use shaderlm::kernels::kv_write::KvWrite;
 use shaderlm::kernels::matmul::{self, MatMul, MatMulIo, PrefillShape, XReader};
-use shaderlm::kernels::rmsnorm::RmsNorm;
+use shaderlm::kernels::rmsnorm::{NormInput, RmsNorm};
 use shaderlm::kernels::rope::{default_inv_freq, rope_table};
 use shaderlm::kernels::softmax::Softmax;
 use shaderlm::kernels::stage::Stage;
-use shaderlm::kernels::swiglu::SwiGlu;
+use shaderlm::kernels::swiglu::{SwiGlu, SwiGluInput};
 use shaderlm::kernels::{
     DecodeVariant, GpuMatrix, PackedMatrix, StageWriter, StagedLayout, WeightFormat,
 };
@@ -325,42 +325,56 @@ fn bench_attention(b: &Bench<'_>, shape: &Shape) {
 
 fn bench_elementwise(b: &Bench<'_>, shape: &Shape) {
     let (d, i) = (shape.hidden, shape.intermediate);
-    for tokens in [1u32, 32] {
+    // 24 tokens: a prefill step of SmolLM2 on lavapipe (matmul::max_step_tokens).
+    for tokens in [1u32, 24] {
         let writers = StageWriter::available(b.gpu);
         let cases = [WeightFormat::F32, WeightFormat::Q8_0]
             .into_iter()
             .flat_map(|format| writers.iter().map(move |&writer| (format, writer)));
         for (format, writer) in cases {
-            let name = format!(
-                "rmsnorm {} staged {} {writer:?} x{tokens}",
-                shape.model,
-                if format.is_quantized() { "int8" } else { "f32" }
+            let layout = StagedLayout::for_format(
+                format,
+                d,
+                tokens.min(StagedLayout::max_rows(b.gpu, format, d)),
             );
-            if b.wanted(&name) {
-                let layout = StagedLayout::for_format(
-                    format,
-                    d,
-                    tokens.min(StagedLayout::max_rows(b.gpu, format, d)),
+            let uniform = wgpu::BufferUsages::UNIFORM;
+            let x = StorageBuffer::from_slice_with_usage(
+                b.gpu,
+                "x",
+                &random((d * layout.rows) as usize, 1),
+                uniform,
+            )
+            .expect("x");
+            let w =
+                StorageBuffer::from_slice_with_usage(b.gpu, "w", &random(d as usize, 2), uniform)
+                    .expect("w");
+            for input in NormInput::available(b.gpu, &x.buffer, &w.buffer) {
+                let name = format!(
+                    "rmsnorm {} staged {} {writer:?} {input:?} input x{tokens}",
+                    shape.model,
+                    if format.is_quantized() { "int8" } else { "f32" }
                 );
-                let x =
-                    StorageBuffer::from_slice(b.gpu, "x", &random((d * layout.rows) as usize, 1))
-                        .expect("x");
-                let w = StorageBuffer::from_slice(b.gpu, "w", &random(d as usize, 2)).expect("w");
+                if !b.wanted(&name) {
+                    continue;
+                }
                 let staged = layout.buffer(b.gpu, "staged").expect("staged");
                 let mut arena = ParamArena::new(b.gpu, 2).expect("arena");
                 let norm = RmsNorm::new(
-                    b.gpu, &mut arena, &x.buffer, &w.buffer, &staged, layout, 1e-5, writer,
+                    b.gpu, &mut arena, &x.buffer, &w.buffer, &staged, layout, 1e-5, writer, input,
                 )
                 .expect("rmsnorm");
                 let seconds = b.time(&mut arena, 8, |rec| norm.encode(rec, layout.rows, 0));
                 b.report(&name, seconds, f64::from(d * layout.rows) * 4.0, 0.0);
             }
-            let name = format!(
-                "swiglu {} staged {} {writer:?} x{tokens}",
-                shape.model,
-                if format.is_quantized() { "int8" } else { "f32" }
-            );
-            if b.wanted(&name) {
+            for input in SwiGluInput::available(i) {
+                let name = format!(
+                    "swiglu {} staged {} {writer:?} {input:?} input x{tokens}",
+                    shape.model,
+                    if format.is_quantized() { "int8" } else { "f32" }
+                );
+                if !b.wanted(&name) {
+                    continue;
+                }
                 let layout = StagedLayout::for_format(
                     format,
                     i,
@@ -374,8 +388,16 @@ fn bench_elementwise(b: &Bench<'_>, shape: &Shape) {
                 .expect("gu");
                 let staged = layout.buffer(b.gpu, "staged").expect("staged");
                 let mut arena = ParamArena::new(b.gpu, 2).expect("arena");
-                let op = SwiGlu::new(b.gpu, &mut arena, &gate_up.buffer, &staged, layout, writer)
-                    .expect("swiglu");
+                let op = SwiGlu::new(
+                    b.gpu,
+                    &mut arena,
+                    &gate_up.buffer,
+                    &staged,
+                    layout,
+                    writer,
+                    input,
+                )
+                .expect("swiglu");
                 let seconds = b.time(&mut arena, 8, |rec| op.encode(rec, layout.rows));
                 b.report(&name, seconds, f64::from(2 * i * layout.rows) * 4.0, 0.0);
             }
@@ -394,7 +416,8 @@ fn bench_small_kernels(b: &Bench<'_>, shape: &Shape) {
         &rope_table(4096, &default_inv_freq(hd, 10_000.0)),
     )
     .expect("table");
-    for tokens in [1u32, 32] {
+    // 24 tokens: a prefill step of SmolLM2 on lavapipe (matmul::max_step_tokens).
+    for tokens in [1u32, 24] {
         let name = format!("kv_write {} x{tokens}", shape.model);
         if b.wanted(&name) {
             let src =

@@ -3,8 +3,8 @@
 //
 // One workgroup per row: the sum of squares is reduced in workgroup memory, then each
 // invocation stages every WG-th unit (block or vec4) of the row.
-// The Rust owner (src/kernels/rmsnorm.rs) prepends staging.wgsl
-// and const WG (a power of two).
+// The Rust owner (src/kernels/rmsnorm.rs) prepends staging.wgsl, the reader of x and the
+// weight (norm_input_*.wgsl) and const WG (a power of two).
 
 struct Params {
     rows: u32,
@@ -14,14 +14,12 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> weight: array<f32>;
 
 var<workgroup> partial: array<f32, WG>;
 var<workgroup> row_scale: f32;
 
 fn value(t: u32, k: u32) -> f32 {
-    return x[(p.first_row + t) * p.cols + k] * row_scale * weight[k];
+    return x_at((p.first_row + t) * p.cols + k) * row_scale * weight_at(k);
 }
 
 @compute @workgroup_size(WG)
@@ -35,7 +33,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
     let src = (p.first_row + r) * p.cols;
     var sum = 0.0;
     for (var c = lid; c < p.cols; c += WG) {
-        let v = x[src + c];
+        let v = x_at(src + c);
         sum += v * v;
     }
     partial[lid] = sum;

@@ -3,7 +3,8 @@
 //
 // `gate_up` holds one row per token: the gate projection in columns 0..cols and the up
 // projection in columns cols..2 cols. One invocation per (token, unit).
-// The Rust owner (src/kernels/swiglu.rs) prepends staging.wgsl and const WG.
+// The Rust owner (src/kernels/swiglu.rs) prepends staging.wgsl, the reader of gate_up
+// (swiglu_input_*.wgsl) and const WG.
 
 struct Params {
     n_tokens: u32,
@@ -11,11 +12,10 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> gate_up: array<f32>;
 
 fn value(t: u32, j: u32) -> f32 {
-    let g = gate_up[t * 2u * p.cols + j];
-    let u = gate_up[t * 2u * p.cols + p.cols + j];
+    let g = gate_up_at(t * 2u * p.cols + j);
+    let u = gate_up_at(t * 2u * p.cols + p.cols + j);
     return g / (1.0 + exp(-g)) * u;
 }
 

@@ -42,8 +42,19 @@ fn model(name: &str, poison: bool) -> PathBuf {
     dir
 }
 
-fn shaderlm(args: &[&str], env: &[(&str, &str)]) -> Output {
+/// The shaderlm binary, with XDG_RUNTIME_DIR set where the environment lacks it: Mesa
+/// prints "error: XDG_RUNTIME_DIR is invalid..." otherwise, which the tests below would take
+/// for shaderlm's own.
+fn shaderlm_command() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_shaderlm"));
+    if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
+        command.env("XDG_RUNTIME_DIR", std::env::temp_dir());
+    }
+    command
+}
+
+fn shaderlm(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = shaderlm_command();
     command.args(args).stdin(Stdio::null());
     for (k, v) in env {
         command.env(k, v);
@@ -234,7 +245,7 @@ fn non_finite_logits_are_reported_not_sampled() {
 #[test]
 fn ctrl_c_stops_after_the_current_token() {
     let dir = model("ctrl-c", false);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_shaderlm"))
+    let mut child = shaderlm_command()
         .args([
             "generate",
             "-m",
@@ -277,7 +288,7 @@ fn chat(name: &str, args: &[&str], input: &[u8]) -> Output {
         serde_json::json!({ "chat_template": template }).to_string(),
     )
     .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_shaderlm"))
+    let mut child = shaderlm_command()
         .args(["chat", "-m", path(&dir), "--temp", "0"])
         .args(args)
         .stdin(Stdio::piped())

@@ -5,7 +5,8 @@
 // workgroup memory, no barriers. A GPU takes a wider workgroup, so that the blocks of a
 // row are staged side by side rather than one after another; each run of 8 sums its
 // squares (lanes8_add) and the runs add theirs through workgroup memory.
-// The Rust owner (src/kernels/rmsnorm.rs) prepends subgroup/staging.wgsl and const WG.
+// The Rust owner (src/kernels/rmsnorm.rs) prepends subgroup/staging.wgsl, the reader of x
+// and the weight (../norm_input_*.wgsl) and const WG.
 
 struct Params {
     rows: u32,
@@ -15,14 +16,12 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> weight: array<f32>;
 
 var<private> row_scale: f32;
 var<workgroup> run_sums: array<f32, WG / 8u>;
 
 fn value(t: u32, k: u32) -> f32 {
-    return x[(p.first_row + t) * p.cols + k] * row_scale * weight[k];
+    return x_at((p.first_row + t) * p.cols + k) * row_scale * weight_at(k);
 }
 
 @compute @workgroup_size(WG)
@@ -36,7 +35,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
     let src = (p.first_row + r) * p.cols;
     var sum = 0.0;
     for (var c = lid; c < p.cols; c += WG) {
-        let v = x[src + c];
+        let v = x_at(src + c);
         sum += v * v;
     }
     sum = lanes8_add(sum);  // stage_block.wgsl

@@ -48,11 +48,29 @@ impl StorageBuffer {
 
     /// A storage buffer holding `data`, written through a mapping at creation (no staging copy).
     pub fn from_slice<T: Pod>(gpu: &Gpu, label: &str, data: &[T]) -> Result<StorageBuffer> {
-        let bytes: &[u8] = bytemuck::cast_slice(data);
-        Self::from_bytes(gpu, label, bytes)
+        Self::from_slice_with_usage(gpu, label, data, wgpu::BufferUsages::empty())
+    }
+
+    /// The same, for a buffer that may also be bound with `extra` usages.
+    pub fn from_slice_with_usage<T: Pod>(
+        gpu: &Gpu,
+        label: &str,
+        data: &[T],
+        extra: wgpu::BufferUsages,
+    ) -> Result<StorageBuffer> {
+        Self::from_bytes_with_usage(gpu, label, bytemuck::cast_slice(data), extra)
     }
 
     pub fn from_bytes(gpu: &Gpu, label: &str, bytes: &[u8]) -> Result<StorageBuffer> {
+        Self::from_bytes_with_usage(gpu, label, bytes, wgpu::BufferUsages::empty())
+    }
+
+    fn from_bytes_with_usage(
+        gpu: &Gpu,
+        label: &str,
+        bytes: &[u8],
+        extra: wgpu::BufferUsages,
+    ) -> Result<StorageBuffer> {
         let size = bytes.len() as u64;
         check_binding_size(gpu, label, size)?;
         let buffer = gpu.scoped(&format!("allocating {label} ({size} bytes)"), || {
@@ -61,7 +79,8 @@ impl StorageBuffer {
                 size: round_up_4(size),
                 usage: wgpu::BufferUsages::STORAGE
                     | wgpu::BufferUsages::COPY_SRC
-                    | wgpu::BufferUsages::COPY_DST,
+                    | wgpu::BufferUsages::COPY_DST
+                    | extra,
                 mapped_at_creation: true,
             })
         })?;

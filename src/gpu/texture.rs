@@ -102,6 +102,54 @@ impl TexelTexture {
         );
     }
 
+    /// Records a copy of the first `texels` texels (16 bytes each) of `buffer` into the
+    /// first texels of this texture: whole texture rows, then the rest of the last one.
+    pub fn copy_from(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        buffer: &wgpu::Buffer,
+        texels: u64,
+    ) {
+        let width = u64::from(self.texture.width());
+        let full_rows = texels / width;
+        let rest = texels % width;
+        // Row `row` on, `rows` rows of `texels_per_row` (a single row needs no stride, and
+        // a partial one could not give an aligned one).
+        let mut copy = |row: u64, texels_per_row: u64, rows: u64| {
+            encoder.copy_buffer_to_texture(
+                wgpu::TexelCopyBufferInfo {
+                    buffer,
+                    layout: wgpu::TexelCopyBufferLayout {
+                        offset: row * width * 16,
+                        bytes_per_row: (rows > 1).then_some(width as u32 * 16),
+                        rows_per_image: None,
+                    },
+                },
+                wgpu::TexelCopyTextureInfo {
+                    texture: &self.texture,
+                    mip_level: 0,
+                    origin: wgpu::Origin3d {
+                        x: 0,
+                        y: row as u32,
+                        z: 0,
+                    },
+                    aspect: wgpu::TextureAspect::All,
+                },
+                wgpu::Extent3d {
+                    width: texels_per_row as u32,
+                    height: rows as u32,
+                    depth_or_array_layers: 1,
+                },
+            );
+        };
+        if full_rows > 0 {
+            copy(0, width, full_rows);
+        }
+        if rest > 0 {
+            copy(full_rows, rest, 1);
+        }
+    }
+
     /// The first `texels` texels, read back (for tests and debugging).
     pub fn read(&self, gpu: &Gpu) -> Result<Vec<[u32; 4]>> {
         let size = self.texture.size();

@@ -6,7 +6,9 @@ use super::matrix::{GpuMatrix, WeightFormat};
 use super::staging::StagedLayout;
 use super::tuning::{DecodeVariant, Tuner};
 use crate::error::{Error, Result};
-use crate::gpu::{kernel::grid, Bound, Gpu, ParamArena, Recorder, ShaderSource, StorageBuffer};
+use crate::gpu::{
+    kernel::grid, Bound, Gpu, ParamArena, Recorder, ShaderSource, StorageBuffer, TexelTexture,
+};
 use crate::shader;
 
 /// How the prefill entry points spread a step's rows and tokens over the invocations.
@@ -141,6 +143,12 @@ pub enum XReader {
     /// places of x. Not among [`Self::available`]: the split decode takes it whatever the
     /// reader of the other entry points.
     Storage,
+    /// Every invocation loads what it uses from a texel-texture copy of the staged x
+    /// (`shaders/staged_x_texture.wgsl`), made before each prefill dispatch: the token-lanes
+    /// prefill takes it whatever the reader of the other entry points, since its lanes read
+    /// different tokens' x and a texture gather costs less than a uniform-buffer one on
+    /// CPU-type adapters.
+    Texture,
 }
 
 impl XReader {
@@ -165,6 +173,7 @@ impl XReader {
             XReader::Portable => format!("{UNIFORM}{}", shader!("staged_x").wgsl),
             XReader::Subgroup => format!("{UNIFORM}{}", shader!("subgroup/staged_x").wgsl),
             XReader::Storage => format!("{STORAGE}{}", shader!("staged_x").wgsl),
+            XReader::Texture => shader!("staged_x_texture").wgsl.to_string(),
         }
     }
 }
@@ -233,6 +242,10 @@ pub struct MatMul {
     max_tokens: u32,
     decode: DecodeVariant,
     prefill: PrefillShape,
+    /// The token-lanes prefill's texture copy of the staged x, and the buffer it copies.
+    x_copy: Option<(TexelTexture, wgpu::Buffer)>,
+    /// Texels (vec4s) per staged row.
+    x_row_texels: u32,
 }
 
 impl MatMul {
@@ -355,29 +368,52 @@ impl MatMul {
                 let preamble = preamble(w, &layout, reader, workgroup, 1, 1, false);
                 gpu.pipeline(&source, &preamble, "prefill")?
             }
-            // Each lane reads its own token's x: the portable reader.
+            // Each lane reads its own token's x: from the texture copy.
             PrefillShape::TokenLanes => {
-                let preamble = preamble(w, &layout, XReader::Portable, TOKEN_LANES, 1, 1, true);
+                let preamble = preamble(w, &layout, XReader::Texture, TOKEN_LANES, 1, 1, true);
                 gpu.pipeline(&source, &preamble, "prefill_token_lanes")?
             }
+        };
+        let x_copy = match prefill {
+            PrefillShape::TokenLanes => {
+                let texels = x.buffer.size() / 16;
+                let texture = TexelTexture::new(gpu, "staged x texels", texels, w.texture_width)?;
+                Some((texture, x.buffer.clone()))
+            }
+            PrefillShape::RowLanes { .. } => None,
         };
         let has_bias = bias.is_some();
         let bias = bias.unwrap_or(gpu.dummy());
         let bytes = std::mem::size_of::<Params>();
         let mut shards = Vec::new();
         for shard in &w.shards {
-            let mut resources = vec![
-                (1, wgpu::BindingResource::TextureView(&shard.data.view)),
-                (3, x.buffer.as_entire_binding()),
-                (4, bias.as_entire_binding()),
-                (5, y.as_entire_binding()),
-            ];
-            if let Some(scales) = &shard.scales {
-                resources.push((2, wgpu::BindingResource::TextureView(&scales.view)));
-            }
+            let resources = |x_binding| {
+                let mut resources = vec![
+                    (1, wgpu::BindingResource::TextureView(&shard.data.view)),
+                    (3, x_binding),
+                    (4, bias.as_entire_binding()),
+                    (5, y.as_entire_binding()),
+                ];
+                if let Some(scales) = &shard.scales {
+                    resources.push((2, wgpu::BindingResource::TextureView(&scales.view)));
+                }
+                resources
+            };
+            let decode_resources = resources(x.buffer.as_entire_binding());
+            let prefill_resources = resources(match &x_copy {
+                Some((texture, _)) => wgpu::BindingResource::TextureView(&texture.view),
+                None => x.buffer.as_entire_binding(),
+            });
             shards.push(Shard {
-                decode: Bound::new(gpu, arena, &decode, "matvec", bytes, &resources)?,
-                prefill: Bound::new(gpu, arena, &prefill_pipeline, "matmul", bytes, &resources)?,
+                decode: Bound::new(gpu, arena, &decode, "matvec", bytes, &decode_resources)?,
+                prefill: Bound::new(
+                    gpu,
+                    arena,
+                    &prefill_pipeline,
+                    "matmul",
+                    bytes,
+                    &prefill_resources,
+                )?,
                 rows: shard.rows,
                 first_row: shard.first_row,
             });
@@ -395,12 +431,18 @@ impl MatMul {
             max_tokens: layout.rows,
             decode: decode_variant,
             prefill,
+            x_copy,
+            x_row_texels: layout.row_words() / 4,
         })
     }
 
     /// Records the product for the first `tokens` staged rows.
     pub fn encode(&self, rec: &mut Recorder<'_>, tokens: u32) {
         debug_assert!(tokens <= self.max_tokens);
+        if let Some((texture, x)) = self.x_copy.as_ref().filter(|_| tokens > 1) {
+            let texels = u64::from(tokens) * u64::from(self.x_row_texels);
+            texture.copy_from(rec.encoder(), x, texels);
+        }
         for shard in &self.shards {
             let params = Params {
                 rows: shard.rows,

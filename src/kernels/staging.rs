@@ -41,6 +41,17 @@ impl StageWriter {
         }
     }
 
+    /// The writer for a producer of independent items (SwiGLU, the stage kernel): the
+    /// subgroup one in wide workgroups wherever there is one. Even on a CPU-type adapter,
+    /// where a workgroup of 8 is one SIMD vector, lavapipe pays per workgroup: SwiGLU of
+    /// SmolLM2's 24-token step took 0.33 ms in workgroups of 8, 0.20 ms in workgroups of 64.
+    pub fn for_items(gpu: &Gpu) -> StageWriter {
+        match Self::for_gpu(gpu) {
+            StageWriter::Subgroup => StageWriter::SubgroupWide,
+            writer => writer,
+        }
+    }
+
     /// Every writer this adapter can run (tests check each).
     pub fn available(gpu: &Gpu) -> Vec<StageWriter> {
         let mut all = super::lanes_of_8_variants(gpu, StageWriter::Portable, StageWriter::Subgroup);

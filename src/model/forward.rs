@@ -15,10 +15,10 @@ use crate::kernels::attention::{Attention, AttentionOutput, AttentionShape, Atte
 use crate::kernels::embedding::Embedding;
 use crate::kernels::kv_write::KvWrite;
 use crate::kernels::matmul::{self, MatMul, MatMulIo};
-use crate::kernels::rmsnorm::RmsNorm;
+use crate::kernels::rmsnorm::{NormInput, RmsNorm};
 use crate::kernels::rope::rope_table;
 use crate::kernels::stage::Stage;
-use crate::kernels::swiglu::SwiGlu;
+use crate::kernels::swiglu::{SwiGlu, SwiGluInput};
 use crate::kernels::{GpuMatrix, StageWriter, StagedLayout, Tuner};
 use crate::model::config::ModelConfig;
 use crate::model::kv_cache::KvCache;
@@ -106,7 +106,13 @@ impl Activations {
         let rows = tokens as u32;
         Ok(Activations {
             ids: StorageBuffer::new(gpu, "token ids", (tokens * 4) as u64)?,
-            x: floats("residual", tokens * c.hidden_size)?,
+            // RMSNorm may read it through a uniform binding (kernels::rmsnorm::NormInput).
+            x: StorageBuffer::with_usage(
+                gpu,
+                "residual",
+                (tokens * c.hidden_size * 4) as u64,
+                wgpu::BufferUsages::UNIFORM,
+            )?,
             qkv: floats("qkv", tokens * c.qkv_dim())?,
             attn: floats("attention out", tokens * c.q_dim())?,
             gate_up: floats("gate_up", tokens * 2 * c.intermediate_size)?,
@@ -263,6 +269,7 @@ impl Transformer {
                     s.qkv_in.layout,
                     eps,
                     writer,
+                    NormInput::for_buffers(g, &s.x.buffer, &w.attn_norm.buffer),
                 )?,
                 qkv: MatMul::tuned(
                     g,
@@ -309,7 +316,7 @@ impl Transformer {
                         &s.attn.buffer,
                         &s.o_in.buffer,
                         s.o_in.layout,
-                        writer,
+                        StageWriter::for_items(g),
                     )?)
                 },
                 o: MatMul::tuned(
@@ -330,6 +337,7 @@ impl Transformer {
                     s.gate_up_in.layout,
                     eps,
                     writer,
+                    NormInput::for_buffers(g, &s.x.buffer, &w.ffn_norm.buffer),
                 )?,
                 gate_up: MatMul::tuned(g, a, s.gate_up_in.times(&w.gate_up, &s.gate_up.buffer), t)?,
                 swiglu: SwiGlu::new(
@@ -338,7 +346,8 @@ impl Transformer {
                     &s.gate_up.buffer,
                     &s.down_in.buffer,
                     s.down_in.layout,
-                    writer,
+                    StageWriter::for_items(g),
+                    SwiGluInput::for_gpu(g, c.intermediate_size as u32),
                 )?,
                 down: MatMul::tuned(
                     g,
@@ -360,6 +369,7 @@ impl Transformer {
             s.head_in.layout,
             eps,
             writer,
+            NormInput::for_buffers(g, &s.x.buffer, &weights.final_norm.buffer),
         )?;
         let lm_head = MatMul::tuned(
             g,

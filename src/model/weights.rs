@@ -143,8 +143,14 @@ impl GpuWeights {
         mut progress: impl FnMut(usize, usize),
     ) -> Result<GpuWeights> {
         let c = &source.config;
+        // Norm weights may be read through uniform bindings (kernels::rmsnorm::NormInput).
         let vector = |name: &str| -> Result<StorageBuffer> {
-            StorageBuffer::from_slice(gpu, name, &source.f32(name)?)
+            StorageBuffer::from_slice_with_usage(
+                gpu,
+                name,
+                &source.f32(name)?,
+                wgpu::BufferUsages::UNIFORM,
+            )
         };
         let mut matrices = matrix_plan(source, format)?
             .into_iter()

@@ -7,7 +7,7 @@ use shaderlm::kernels::attention::CacheShape;
 use shaderlm::kernels::embedding::Embedding;
 use shaderlm::kernels::kv_write::KvWrite;
 use shaderlm::kernels::rope::{default_inv_freq, rope_table};
-use shaderlm::kernels::swiglu::SwiGlu;
+use shaderlm::kernels::swiglu::{SwiGlu, SwiGluInput};
 use shaderlm::kernels::{run, GpuMatrix, PackedMatrix, StageWriter, StagedLayout, WeightFormat};
 
 const TOLERANCE: f64 = 1e-5;
@@ -186,9 +186,12 @@ fn swiglu_matches_reference() {
         (3, 17, false),
         (7, 1536, false),
         (17, 64, false),
+        (5, 20, false),
         (1, 32, true),
         (3, 1536, true),
         (17, 64, true),
+        // 4096 texels: exactly one row of the texture reader's copy.
+        (2, 4096, true),
     ] {
         let seed = common::seed();
         let mut rng = common::rng(seed);
@@ -199,7 +202,11 @@ fn swiglu_matches_reference() {
             WeightFormat::F16
         };
         let layout = StagedLayout::for_format(format, cols as u32, n_tokens as u32);
-        let in_gpu = StorageBuffer::from_slice(gpu, "gate_up", &gate_up).unwrap();
+        // Two rows more than the step uses, NaN: no output may show them (the texture
+        // reader copies the step's rows alone).
+        let mut padded = gate_up.clone();
+        padded.resize((n_tokens + 2) * 2 * cols, f32::NAN);
+        let in_gpu = StorageBuffer::from_slice(gpu, "gate_up", &padded).unwrap();
         let mut expected = Vec::new();
         for t in 0..n_tokens {
             for j in 0..cols {
@@ -208,18 +215,35 @@ fn swiglu_matches_reference() {
                 expected.push(reference::silu(g) * u);
             }
         }
-        // Every stage writer the adapter runs: the portable one and the subgroup twin.
-        for writer in StageWriter::available(gpu) {
+        // Every stage writer the adapter runs (the portable one and the subgroup twin), each
+        // with every reader of gate_up the shape allows.
+        let variants = StageWriter::available(gpu).into_iter().flat_map(|writer| {
+            SwiGluInput::available(cols as u32)
+                .into_iter()
+                .map(move |input| (writer, input))
+        });
+        for (writer, input) in variants {
             let staged = layout.buffer(gpu, "staged").unwrap();
             staged.fill_f32(gpu, f32::NAN);
-            let mut arena = ParamArena::new(gpu, 1).unwrap();
-            let op = SwiGlu::new(gpu, &mut arena, &in_gpu.buffer, &staged, layout, writer).unwrap();
+            let mut arena = ParamArena::new(gpu, 2).unwrap();
+            let op = SwiGlu::new(
+                gpu,
+                &mut arena,
+                &in_gpu.buffer,
+                &staged,
+                layout,
+                writer,
+                input,
+            )
+            .unwrap();
             run(gpu, &mut arena, "swiglu test", |rec| {
                 op.encode(rec, n_tokens as u32)
             })
             .unwrap();
             let words = staged.read_u32(gpu).unwrap();
-            let what = format!("swiglu ({writer:?}) tokens={n_tokens} cols={cols} int8={int8}");
+            let what = format!(
+                "swiglu ({writer:?}, {input:?} input) tokens={n_tokens} cols={cols} int8={int8}"
+            );
             if int8 {
                 common::assert_int8_staged(&words, &expected, n_tokens, cols, seed, &what);
             } else {

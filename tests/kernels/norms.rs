@@ -2,7 +2,7 @@
 
 use crate::common::{self, assert_close, random_vec, reference};
 use shaderlm::gpu::{ParamArena, StorageBuffer};
-use shaderlm::kernels::rmsnorm::RmsNorm;
+use shaderlm::kernels::rmsnorm::{NormInput, RmsNorm};
 use shaderlm::kernels::softmax::Softmax;
 use shaderlm::kernels::{run, StageWriter, StagedLayout, WeightFormat};
 
@@ -24,10 +24,25 @@ fn check_rmsnorm(rows: usize, cols: usize, first_row: usize, int8: bool) {
         WeightFormat::F32
     };
     let layout = StagedLayout::for_format(format, cols as u32, rows as u32);
-    let x_gpu = StorageBuffer::from_slice(gpu, "x", &x).unwrap();
-    let w_gpu = StorageBuffer::from_slice(gpu, "weight", &weight).unwrap();
-    // Every variant the adapter runs: the portable kernel and the subgroup twin.
-    for writer in StageWriter::available(gpu) {
+    // Uploaded in whole vec4s, so that the uniform reader can bind them too; the padding is
+    // NaN, which no output may show.
+    let upload = |label: &str, values: &[f32]| {
+        let mut padded = values.to_vec();
+        padded.resize(values.len().next_multiple_of(4), f32::NAN);
+        StorageBuffer::from_slice_with_usage(gpu, label, &padded, wgpu::BufferUsages::UNIFORM)
+            .unwrap()
+    };
+    let (x_gpu, w_gpu) = (upload("x", &x), upload("weight", &weight));
+    let inputs = NormInput::available(gpu, &x_gpu.buffer, &w_gpu.buffer);
+    if (first_row + rows) * cols * 4 <= 65536 {
+        assert!(inputs.contains(&NormInput::Uniform), "{inputs:?}");
+    }
+    // Every variant the adapter runs: the portable kernel and the subgroup twin, each
+    // reading from storage and (where the buffers fit) uniform bindings.
+    let variants = StageWriter::available(gpu)
+        .into_iter()
+        .flat_map(|writer| inputs.iter().map(move |&input| (writer, input)));
+    for (writer, input) in variants {
         let staged = layout.buffer(gpu, "staged").unwrap();
         staged.fill_f32(gpu, f32::NAN);
         let mut arena = ParamArena::new(gpu, 1).unwrap();
@@ -40,6 +55,7 @@ fn check_rmsnorm(rows: usize, cols: usize, first_row: usize, int8: bool) {
             layout,
             eps,
             writer,
+            input,
         )
         .unwrap();
         run(gpu, &mut arena, "rmsnorm test", |rec| {
@@ -56,7 +72,7 @@ fn check_rmsnorm(rows: usize, cols: usize, first_row: usize, int8: bool) {
             eps,
             int8,
             seed,
-            writer,
+            &format!("{writer:?}, {input:?} input"),
         );
     }
 }
@@ -72,11 +88,11 @@ fn check_staged_norm(
     eps: f32,
     int8: bool,
     seed: u64,
-    writer: StageWriter,
+    variant: &str,
 ) {
     let expected = reference::rmsnorm(&x[first_row * cols..], weight, cols, f64::from(eps));
     let what =
-        format!("rmsnorm ({writer:?}) rows={rows} cols={cols} first_row={first_row} int8={int8}");
+        format!("rmsnorm ({variant}) rows={rows} cols={cols} first_row={first_row} int8={int8}");
     if int8 {
         common::assert_int8_staged(words, &expected, rows, cols, seed, &what);
     } else {
