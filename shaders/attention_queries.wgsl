@@ -14,7 +14,7 @@
 // 2.2x faster than key by key). A key's texels are the same for every lane: each lane
 // loads every WG-th texel and subgroupBroadcast hands them round (one gather per WG
 // texels). A key past a lane's own position (the run's last keys) weighs 0 there.
-// Queries are rotated as they are loaded (rope.wgsl).
+// Queries are rotated as they are loaded (the table of rope.wgsl).
 // The output goes through `fn write_head(t, head)`, which reads the normalized head from
 // `out_head`: attention_queries_rows.wgsl writes f32 rows, attention_queries_staged.wgsl
 // the staged input of the output projection.
@@ -22,6 +22,14 @@
 // TEXTURE_WIDTH, HEAD_TEXELS and WG (8), and one of those writers.
 
 const ROUND: u32 = 4u;  // keys per round: the vec4s of the main loop
+// Texels of half a head (head_dim a multiple of 8: the owner checks).
+const HALF_TEXELS: u32 = HEAD_TEXELS / 2u;
+
+// A copy of the step's rows of q (attention_inputs.wgsl's q, whose storage loads at per-lane
+// addresses are loops over the lanes on CPU-type adapters: a quarter of this kernel's time
+// went to loading queries from it), copied by the owner before each dispatch; texel i at
+// texel_at(i) (formats.wgsl).
+@group(0) @binding(10) var q_texels: texture_storage_2d<rgba32uint, read>;
 // Texels per lane of a key's head, and the head padded to whole runs of WG texels.
 const LANE_TEXELS: u32 = (HEAD_TEXELS + WG - 1u) / WG;
 const PADDED_TEXELS: u32 = LANE_TEXELS * WG;
@@ -91,16 +99,24 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
     // Lanes past the last query repeat it and write nothing.
     let t = min(first_query + lid, p.n_tokens - 1u);
 
-    // This lane's query head, rotated (rope.wgsl) and pre-scaled.
-    let base = t * p.q_stride + head * p.head_dim;
+    // This lane's query head from the texture copy of q, rotated and pre-scaled: element d
+    // pairs with d + head_dim / 2, so texel c pairs with texel c + HALF_TEXELS.
+    let first_texel = (t * p.q_stride + head * p.head_dim) / 4u;
+    var raw: array<vec4<f32>, HEAD_TEXELS>;
     for (var c = 0u; c < HEAD_TEXELS; c++) {
-        for (var j = 0u; j < 4u; j++) {
-            let d = 4u * c + j;
-            if (d < p.head_dim) {
-                let partner = q[base + rope_partner(d, p.head_dim)];
-                qv[c][j] = rope(q[base + d], partner, d, p.head_dim, p.start_pos + t) * p.scale;
-            }
-        }
+        raw[c] = bitcast<vec4<f32>>(textureLoad(q_texels, texel_at(first_texel + c)));
+    }
+    let angles = (p.start_pos + t) * (p.head_dim / 2u);
+    for (var c = 0u; c < HALF_TEXELS; c++) {
+        let a = angles + 4u * c;
+        let cs = array<vec2<f32>, 4>(rope_table[a], rope_table[a + 1u], rope_table[a + 2u],
+                                     rope_table[a + 3u]);
+        let cosines = vec4<f32>(cs[0].x, cs[1].x, cs[2].x, cs[3].x);
+        let sines = vec4<f32>(cs[0].y, cs[1].y, cs[2].y, cs[3].y);
+        let x = raw[c];
+        let partner = raw[c + HALF_TEXELS];
+        qv[c] = (x * cosines - partner * sines) * p.scale;
+        qv[c + HALF_TEXELS] = (partner * cosines + x * sines) * p.scale;
     }
 
     // Every lane walks the keys of the run's last query; its own are the first `visible`.

@@ -128,14 +128,17 @@ impl AttentionVariant {
         AttentionVariant {
             reduction,
             key_split,
-            query_lanes: gpu.is_software() && Self::can_run_per_query(reduction),
+            query_lanes: gpu.is_software() && Self::can_run_per_query(reduction, shape),
         }
     }
 
     /// The per-query kernel hands key texels round with subgroupBroadcast across its
-    /// QUERY_LANES lanes.
-    fn can_run_per_query(reduction: Reduction) -> bool {
+    /// QUERY_LANES lanes, and reads query heads as whole texels (rows of q and halves of a
+    /// head whole vec4s).
+    fn can_run_per_query(reduction: Reduction, shape: &AttentionShape) -> bool {
         matches!(reduction, Reduction::Subgroup(size) if size >= QUERY_LANES)
+            && shape.cache.head_dim.is_multiple_of(8)
+            && shape.q_stride.is_multiple_of(4)
     }
 
     /// Every variant this adapter can run for `shape` (tests check each): the portable
@@ -159,7 +162,7 @@ impl AttentionVariant {
             }
         }
         let best = Self::for_gpu(gpu, shape);
-        if Self::can_run_per_query(best.reduction) {
+        if Self::can_run_per_query(best.reduction, shape) {
             all.push(AttentionVariant {
                 query_lanes: true,
                 ..best
@@ -216,7 +219,14 @@ pub struct Attention {
     /// Query heads one workgroup computes.
     heads_per_workgroup: u32,
     /// The per-query kernel, for steps of several queries.
-    per_query: Option<Bound>,
+    per_query: Option<PerQuery>,
+}
+
+/// The per-query kernel and the texture copy of q it reads.
+struct PerQuery {
+    bound: Bound,
+    q_copy: TexelTexture,
+    q: wgpu::Buffer,
 }
 
 impl Attention {
@@ -258,9 +268,11 @@ impl Attention {
                 "attention: {reduction:?} cannot split the keys {key_split} ways on this adapter"
             )));
         }
-        if query_lanes && !AttentionVariant::can_run_per_query(reduction) {
+        if query_lanes && !AttentionVariant::can_run_per_query(reduction, &shape) {
             return Err(Error::usage(format!(
-                "attention: the per-query kernel needs subgroups of at least {QUERY_LANES} ({reduction:?} given)"
+                "attention: the per-query kernel needs subgroups of at least {QUERY_LANES} ({reduction:?} given), \
+                 head_dim a multiple of 8 ({head_dim}) and rows of q in whole vec4s ({})",
+                shape.q_stride
             )));
         }
         let output = match out {
@@ -333,14 +345,29 @@ impl Attention {
                 inputs_source()
             );
             let pipeline = gpu.pipeline(&shader!("attention_queries"), &preamble, "main")?;
-            Some(Bound::new(
+            let q_copy =
+                TexelTexture::new(gpu, "query texels", q.size() / 16, TexelTexture::width(gpu))?;
+            // The kernel reads q from the copy (binding 10), not from binding 1.
+            let resources = [
+                (10, wgpu::BindingResource::TextureView(&q_copy.view)),
+                resources[1].clone(),
+                resources[2].clone(),
+                resources[3].clone(),
+                resources[4].clone(),
+            ];
+            let bound = Bound::new(
                 gpu,
                 arena,
                 &pipeline,
                 "attention (per query)",
                 std::mem::size_of::<Params>(),
                 &resources,
-            )?)
+            )?;
+            Some(PerQuery {
+                bound,
+                q_copy,
+                q: q.clone(),
+            })
         } else {
             None
         };
@@ -378,9 +405,13 @@ impl Attention {
             _pad: [0; 3],
         };
         match &self.per_query {
-            Some(bound) if n_tokens > 1 => {
+            Some(per_query) if n_tokens > 1 => {
+                let texels = u64::from(n_tokens) * u64::from(s.q_stride) / 4;
+                per_query
+                    .q_copy
+                    .copy_from(rec.encoder(), &per_query.q, texels);
                 let workgroups = n_tokens.div_ceil(QUERY_LANES) * s.n_heads;
-                rec.dispatch(bound, &params, grid(rec.gpu, workgroups));
+                rec.dispatch(&per_query.bound, &params, grid(rec.gpu, workgroups));
             }
             _ => {
                 let workgroups = n_tokens * (s.n_heads / self.heads_per_workgroup);
