@@ -19,7 +19,7 @@ pub use texture::TexelTexture;
 
 use crate::error::{Error, Result};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 /// Optional features the kernels can use when the adapter has them.
@@ -68,6 +68,9 @@ pub struct Gpu {
     /// A 16-byte buffer bound where a kernel's optional input (a bias) is absent.
     dummy: wgpu::Buffer,
     timeout: Duration,
+    /// Texel-texture copies of buffers (see [`Gpu::texel_copy`]), one per buffer and width,
+    /// alive while a kernel holds them.
+    texel_copies: Mutex<Vec<(wgpu::Buffer, u32, Weak<TexelTexture>)>>,
 }
 
 /// Every adapter the chosen backends expose, in the order `--adapter INDEX` counts them.
@@ -156,6 +159,45 @@ impl Gpu {
             lost,
             pipelines: Mutex::new(HashMap::new()),
             timeout: gpu_timeout(),
+            texel_copies: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// A texel texture, `width` wide, that holds `buffer` when a kernel copies it there
+    /// ([`TexelTexture::copy_from`]) before reading it through gathers. Kernels reading
+    /// copies of the same buffer share one texture: each copies right before its own
+    /// dispatch, so every layer's SwiGLU, say, uses the one copy of the gate/up buffer.
+    pub fn texel_copy(
+        &self,
+        label: &str,
+        buffer: &wgpu::Buffer,
+        width: u32,
+    ) -> Result<Arc<TexelTexture>> {
+        let mut copies = self
+            .texel_copies
+            .lock()
+            .map_err(|_| Error::device("the texel-copy cache is poisoned"))?;
+        copies.retain(|(_, _, copy)| copy.strong_count() > 0);
+        let found = copies
+            .iter()
+            .find(|(b, w, _)| b == buffer && *w == width)
+            .and_then(|(_, _, copy)| copy.upgrade());
+        if let Some(copy) = found {
+            return Ok(copy);
+        }
+        let copy = Arc::new(TexelTexture::new(self, label, buffer.size() / 16, width)?);
+        copies.push((buffer.clone(), width, Arc::downgrade(&copy)));
+        Ok(copy)
+    }
+
+    /// Bytes of GPU memory the live texel copies hold.
+    pub fn texel_copy_bytes(&self) -> u64 {
+        self.texel_copies.lock().map_or(0, |copies| {
+            copies
+                .iter()
+                .filter_map(|(_, _, copy)| copy.upgrade())
+                .map(|copy| copy.bytes())
+                .sum()
         })
     }
 

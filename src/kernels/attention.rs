@@ -6,6 +6,7 @@ use super::{rope, Reduction};
 use crate::error::{Error, Result};
 use crate::gpu::{kernel::grid, Bound, Gpu, ParamArena, Recorder, StorageBuffer, TexelTexture};
 use crate::shader;
+use std::sync::Arc;
 
 /// Invocations per workgroup of the portable kernel.
 const WG: u32 = 64;
@@ -225,7 +226,7 @@ pub struct Attention {
 /// The per-query kernel and the texture copy of q it reads.
 struct PerQuery {
     bound: Bound,
-    q_copy: TexelTexture,
+    q_copy: Arc<TexelTexture>,
     q: wgpu::Buffer,
 }
 
@@ -345,8 +346,7 @@ impl Attention {
                 inputs_source()
             );
             let pipeline = gpu.pipeline(&shader!("attention_queries"), &preamble, "main")?;
-            let q_copy =
-                TexelTexture::new(gpu, "query texels", q.size() / 16, TexelTexture::width(gpu))?;
+            let q_copy = gpu.texel_copy("query texels", q, TexelTexture::width(gpu))?;
             // The kernel reads q from the copy (binding 10), not from binding 1.
             let resources = [
                 (10, wgpu::BindingResource::TextureView(&q_copy.view)),

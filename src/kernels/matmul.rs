@@ -10,6 +10,7 @@ use crate::gpu::{
     kernel::grid, Bound, Gpu, ParamArena, Recorder, ShaderSource, StorageBuffer, TexelTexture,
 };
 use crate::shader;
+use std::sync::Arc;
 
 /// How the prefill entry points spread a step's rows and tokens over the invocations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -243,7 +244,7 @@ pub struct MatMul {
     decode: DecodeVariant,
     prefill: PrefillShape,
     /// The token-lanes prefill's texture copy of the staged x, and the buffer it copies.
-    x_copy: Option<(TexelTexture, wgpu::Buffer)>,
+    x_copy: Option<(Arc<TexelTexture>, wgpu::Buffer)>,
     /// Texels (vec4s) per staged row.
     x_row_texels: u32,
 }
@@ -376,8 +377,7 @@ impl MatMul {
         };
         let x_copy = match prefill {
             PrefillShape::TokenLanes => {
-                let texels = x.buffer.size() / 16;
-                let texture = TexelTexture::new(gpu, "staged x texels", texels, w.texture_width)?;
+                let texture = gpu.texel_copy("staged x texels", &x.buffer, w.texture_width)?;
                 Some((texture, x.buffer.clone()))
             }
             PrefillShape::RowLanes { .. } => None,

@@ -4,6 +4,7 @@ use super::staging::{StageWriter, StagedLayout};
 use crate::error::Result;
 use crate::gpu::{Bound, Gpu, ParamArena, Recorder, StorageBuffer, TexelTexture};
 use crate::shader;
+use std::sync::Arc;
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
@@ -57,7 +58,7 @@ pub struct SwiGlu {
     storage: Bound,
     /// With `SwiGluInput::Texture`: the kernel reading the texture, the texture and the
     /// buffer copied into it.
-    texture: Option<(Bound, TexelTexture, wgpu::Buffer)>,
+    texture: Option<(Bound, Arc<TexelTexture>, wgpu::Buffer)>,
     layout: StagedLayout,
     writer: StageWriter,
 }
@@ -86,7 +87,7 @@ impl SwiGlu {
             SwiGluInput::Storage => None,
             SwiGluInput::Texture => {
                 let width = TexelTexture::width(gpu);
-                let texture = TexelTexture::new(gpu, "gate_up texels", gate_up.size() / 16, width)?;
+                let texture = gpu.texel_copy("gate_up texels", gate_up, width)?;
                 let reader = format!(
                     "const TEXTURE_WIDTH: u32 = {width}u;\n{}{}",
                     shader!("formats").wgsl,

@@ -408,12 +408,13 @@ impl Transformer {
         self.weights.formats()
     }
 
-    /// GPU memory held by weights, KV cache and activations.
+    /// GPU memory held by weights, KV cache and activations (with the texel copies some
+    /// kernels read activations through, `Gpu::texel_copy`).
     pub fn memory(&self) -> MemoryUse {
         MemoryUse {
             weights: self.weights.bytes(),
             kv_cache: self.cache.bytes(),
-            activations: self.state.bytes(),
+            activations: self.state.bytes() + self.gpu.texel_copy_bytes(),
         }
     }
 
