@@ -69,7 +69,8 @@ pub struct Gpu {
     dummy: wgpu::Buffer,
     timeout: Duration,
     /// Texel-texture copies of buffers (see [`Gpu::texel_copy`]), one per buffer and width,
-    /// alive while a kernel holds them.
+    /// alive while a kernel holds them; an entry's buffer handle goes at the first call
+    /// after its texture has.
     texel_copies: Mutex<Vec<(wgpu::Buffer, u32, Weak<TexelTexture>)>>,
 }
 
