@@ -11,7 +11,7 @@ use shaderlm::kernels::attention::{
     Attention, AttentionOutput, AttentionShape, AttentionVariant, CacheShape,
 };
 use shaderlm::kernels::embedding::Embedding;
-use shaderlm::kernels::kv_write::KvWrite;
+use shaderlm::kernels::kv_write::{KvWrite, KvWriteInput};
 use shaderlm::kernels::matmul::{self, MatMul, MatMulIo, PrefillShape, XReader};
 use shaderlm::kernels::rmsnorm::{NormInput, RmsNorm};
 use shaderlm::kernels::rope::{default_inv_freq, rope_table};
@@ -418,8 +418,13 @@ fn bench_small_kernels(b: &Bench<'_>, shape: &Shape) {
     .expect("table");
     // 24 tokens: a prefill step of SmolLM2 on lavapipe (matmul::max_step_tokens).
     for tokens in [1u32, 24] {
-        let name = format!("kv_write {} x{tokens}", shape.model);
-        if b.wanted(&name) {
+        let q_dim = heads * hd;
+        let (k_offset, v_offset) = (q_dim, q_dim + kv_heads * hd);
+        for input in KvWriteInput::available(cache, qkv_dim, k_offset, v_offset) {
+            let name = format!("kv_write {} {input:?} input x{tokens}", shape.model);
+            if !b.wanted(&name) {
+                continue;
+            }
             let src =
                 StorageBuffer::from_slice(b.gpu, "qkv", &random((qkv_dim * tokens) as usize, 5))
                     .expect("qkv");
@@ -427,7 +432,6 @@ fn bench_small_kernels(b: &Bench<'_>, shape: &Shape) {
             let k = TexelTexture::new(b.gpu, "k", texels, width).expect("k");
             let v = TexelTexture::new(b.gpu, "v", texels, width).expect("v");
             let mut arena = ParamArena::new(b.gpu, 2).expect("arena");
-            let q_dim = heads * hd;
             let op = KvWrite::new(
                 b.gpu,
                 &mut arena,
@@ -437,8 +441,9 @@ fn bench_small_kernels(b: &Bench<'_>, shape: &Shape) {
                 &table,
                 cache,
                 qkv_dim,
-                q_dim,
-                q_dim + kv_heads * hd,
+                k_offset,
+                v_offset,
+                input,
             )
             .expect("kv_write");
             let seconds = b.time(&mut arena, 8, |rec| op.encode(rec, tokens, 100, 100));

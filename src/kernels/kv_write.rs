@@ -6,6 +6,7 @@ use super::rope;
 use crate::error::Result;
 use crate::gpu::{Bound, Gpu, ParamArena, Recorder, StorageBuffer, TexelTexture};
 use crate::shader;
+use std::sync::Arc;
 
 const WG: u32 = 64;
 
@@ -22,9 +23,58 @@ struct Params {
     start_pos: u32,
 }
 
+/// Where the kernel reads the new rows from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KvWriteInput {
+    /// The storage buffer (`main`): any shape, and the cheaper read on GPUs.
+    Storage,
+    /// For steps of several tokens, a texel-texture copy of it made before each dispatch
+    /// (`main_texels`, the copy shared with the per-query attention's, `Gpu::texel_copy`), for
+    /// CPU-type adapters: a storage load at per-lane addresses is a loop over the lanes
+    /// there. Needs head_dim a multiple of 8 and rows and offsets of whole vec4s.
+    Texture,
+}
+
+impl KvWriteInput {
+    /// The texture on a CPU-type adapter where the shape allows it, storage elsewhere.
+    pub fn for_gpu(
+        gpu: &Gpu,
+        shape: CacheShape,
+        src_stride: u32,
+        k_offset: u32,
+        v_offset: u32,
+    ) -> KvWriteInput {
+        let all = Self::available(shape, src_stride, k_offset, v_offset);
+        if gpu.is_software() {
+            all[all.len() - 1]
+        } else {
+            KvWriteInput::Storage
+        }
+    }
+
+    /// Every reader the shape allows (tests check each).
+    pub fn available(
+        shape: CacheShape,
+        src_stride: u32,
+        k_offset: u32,
+        v_offset: u32,
+    ) -> Vec<KvWriteInput> {
+        let mut all = vec![KvWriteInput::Storage];
+        let whole = [src_stride, k_offset, v_offset]
+            .iter()
+            .all(|n| n.is_multiple_of(4));
+        if whole && shape.head_dim.is_multiple_of(8) {
+            all.push(KvWriteInput::Texture);
+        }
+        all
+    }
+}
+
 /// Copies the K and V parts of each token row of `src` into one layer's cache textures.
 pub struct KvWrite {
     bound: Bound,
+    /// With `KvWriteInput::Texture`: `main_texels`, the copy it reads and the buffer copied.
+    texels: Option<(Bound, Arc<TexelTexture>, wgpu::Buffer)>,
     shape: CacheShape,
     src_stride: u32,
     k_offset: u32,
@@ -44,6 +94,7 @@ impl KvWrite {
         src_stride: u32,
         k_offset: u32,
         v_offset: u32,
+        input: KvWriteInput,
     ) -> Result<KvWrite> {
         let preamble = format!(
             "const WG: u32 = {WG}u;\n{}{}",
@@ -57,16 +108,26 @@ impl KvWrite {
             (3, wgpu::BindingResource::TextureView(&v_cache.view)),
             rope::table_binding(rope_table),
         ];
-        let bound = Bound::new(
-            gpu,
-            arena,
-            &pipeline,
-            "kv_write",
-            std::mem::size_of::<Params>(),
-            &resources,
-        )?;
+        let bytes = std::mem::size_of::<Params>();
+        let bound = Bound::new(gpu, arena, &pipeline, "kv_write", bytes, &resources)?;
+        let texels = match input {
+            KvWriteInput::Storage => None,
+            KvWriteInput::Texture => {
+                let pipeline = gpu.pipeline(&shader!("kv_write"), &preamble, "main_texels")?;
+                let copy = gpu.texel_copy("query texels", src, TexelTexture::width(gpu))?;
+                let resources = [
+                    (10, wgpu::BindingResource::TextureView(&copy.view)),
+                    resources[1].clone(),
+                    resources[2].clone(),
+                    resources[3].clone(),
+                ];
+                let bound = Bound::new(gpu, arena, &pipeline, "kv_write", bytes, &resources)?;
+                Some((bound, copy, src.clone()))
+            }
+        };
         Ok(KvWrite {
             bound,
+            texels,
             shape,
             src_stride,
             k_offset,
@@ -88,6 +149,13 @@ impl KvWrite {
             start_pos,
         };
         let groups = groups_for(rec.gpu, n_tokens * self.shape.row_texels(), WG);
-        rec.dispatch(&self.bound, &params, groups);
+        match &self.texels {
+            Some((bound, copy, src)) if n_tokens > 1 => {
+                let texels = u64::from(n_tokens) * u64::from(self.src_stride) / 4;
+                copy.copy_from(rec.encoder(), src, texels);
+                rec.dispatch(bound, &params, groups);
+            }
+            _ => rec.dispatch(&self.bound, &params, groups),
+        }
     }
 }

@@ -13,7 +13,7 @@ use crate::gpu::profile::KernelTime;
 use crate::gpu::{Gpu, GpuProfile, ParamArena, Recorder, StorageBuffer};
 use crate::kernels::attention::{Attention, AttentionOutput, AttentionShape, AttentionVariant};
 use crate::kernels::embedding::Embedding;
-use crate::kernels::kv_write::KvWrite;
+use crate::kernels::kv_write::{KvWrite, KvWriteInput};
 use crate::kernels::matmul::{self, MatMul, MatMulIo};
 use crate::kernels::rmsnorm::{NormInput, RmsNorm};
 use crate::kernels::rope::rope_table;
@@ -291,6 +291,7 @@ impl Transformer {
                     qkv_dim,
                     q_dim,
                     q_dim + kv_dim,
+                    KvWriteInput::for_gpu(g, cache.shape, qkv_dim, q_dim, q_dim + kv_dim),
                 )?,
                 attention: Attention::new(
                     g,

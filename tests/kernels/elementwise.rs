@@ -5,7 +5,7 @@ use rand::Rng;
 use shaderlm::gpu::{ParamArena, StorageBuffer, TexelTexture};
 use shaderlm::kernels::attention::CacheShape;
 use shaderlm::kernels::embedding::Embedding;
-use shaderlm::kernels::kv_write::KvWrite;
+use shaderlm::kernels::kv_write::{KvWrite, KvWriteInput};
 use shaderlm::kernels::rope::{default_inv_freq, rope_table};
 use shaderlm::kernels::swiglu::{SwiGlu, SwiGluInput};
 use shaderlm::kernels::{run, GpuMatrix, PackedMatrix, StageWriter, StagedLayout, WeightFormat};
@@ -112,28 +112,34 @@ fn check_kv_write(
     };
     let width = TexelTexture::width(gpu);
     let src_gpu = StorageBuffer::from_slice(gpu, "qkv", &src).unwrap();
-    let k_gpu = TexelTexture::upload(gpu, "k cache", &texels(&k_init), width).unwrap();
-    let v_gpu = TexelTexture::upload(gpu, "v cache", &texels(&v_init), width).unwrap();
-    let mut arena = ParamArena::new(gpu, 1).unwrap();
     let (k_offset, v_offset) = (q_dim as u32, (q_dim + kv_dim) as u32);
-    let write = KvWrite::new(
-        gpu,
-        &mut arena,
-        &src_gpu.buffer,
-        &k_gpu,
-        &v_gpu,
-        &table_gpu,
-        cache,
-        stride as u32,
-        k_offset,
-        v_offset,
-    )
-    .unwrap();
-    run(gpu, &mut arena, "kv write test", |rec| {
-        write.encode(rec, n_tokens as u32, start as u32, start as u32)
-    })
-    .unwrap();
-
+    let inputs = KvWriteInput::available(cache, stride as u32, k_offset, v_offset);
+    // Every reader the shape allows: the storage one, and the texture copy where rows are
+    // whole vec4s and head_dim a multiple of 8.
+    let written = inputs.into_iter().map(|input| {
+        let k_gpu = TexelTexture::upload(gpu, "k cache", &texels(&k_init), width).unwrap();
+        let v_gpu = TexelTexture::upload(gpu, "v cache", &texels(&v_init), width).unwrap();
+        let mut arena = ParamArena::new(gpu, 2).unwrap();
+        let write = KvWrite::new(
+            gpu,
+            &mut arena,
+            &src_gpu.buffer,
+            &k_gpu,
+            &v_gpu,
+            &table_gpu,
+            cache,
+            stride as u32,
+            k_offset,
+            v_offset,
+            input,
+        )
+        .unwrap();
+        run(gpu, &mut arena, "kv write test", |rec| {
+            write.encode(rec, n_tokens as u32, start as u32, start as u32)
+        })
+        .unwrap();
+        (input, k_gpu, v_gpu)
+    });
     let (mut k_expected, mut v_expected) = (to_f64(&k_init), v_init.clone());
     for t in 0..n_tokens {
         for e in 0..kv_dim {
@@ -144,27 +150,30 @@ fn check_kv_write(
             reference::rope_head(head, start + t, theta);
         }
     }
-    // The K cache read back as values (texel padding dropped).
-    let k_values: Vec<f32> = k_gpu
-        .read(gpu)
-        .unwrap()
-        .chunks(cache.row_texels() as usize)
-        .flat_map(|row| {
-            row.chunks(cache.head_texels() as usize).flat_map(|head| {
-                let values: Vec<f32> = head.iter().flatten().map(|&w| f32::from_bits(w)).collect();
-                values[..head_dim].to_vec()
+    for (input, k_gpu, v_gpu) in written {
+        // The K cache read back as values (texel padding dropped).
+        let k_values: Vec<f32> = k_gpu
+            .read(gpu)
+            .unwrap()
+            .chunks(cache.row_texels() as usize)
+            .flat_map(|row| {
+                row.chunks(cache.head_texels() as usize).flat_map(|head| {
+                    let values: Vec<f32> =
+                        head.iter().flatten().map(|&w| f32::from_bits(w)).collect();
+                    values[..head_dim].to_vec()
+                })
             })
-        })
-        .collect();
-    let what = format!(
-        "kv write: K cache, heads={n_kv_heads} head_dim={head_dim} tokens={n_tokens} start={start}"
-    );
-    assert_close(&k_values, &k_expected, TOLERANCE, seed, &what);
-    assert_eq!(
-        v_gpu.read(gpu).unwrap(),
-        texels(&v_expected),
-        "kv write: V cache (seed {seed})"
-    );
+            .collect();
+        let what = format!(
+            "kv write ({input:?} input): K cache, heads={n_kv_heads} head_dim={head_dim} tokens={n_tokens} start={start}"
+        );
+        assert_close(&k_values, &k_expected, TOLERANCE, seed, &what);
+        assert_eq!(
+            v_gpu.read(gpu).unwrap(),
+            texels(&v_expected),
+            "kv write ({input:?} input): V cache (seed {seed})"
+        );
+    }
 }
 
 #[test]
