@@ -15,7 +15,7 @@ pub use kernel::{Bound, ShaderSource};
 pub use params::ParamArena;
 pub use profile::GpuProfile;
 pub use recorder::Recorder;
-pub use texture::TexelTexture;
+pub use texture::{TexelCopy, TexelTexture};
 
 use crate::error::{Error, Result};
 use std::collections::HashMap;
@@ -164,16 +164,11 @@ impl Gpu {
         })
     }
 
-    /// A texel texture, `width` wide, that holds `buffer` when a kernel copies it there
-    /// ([`TexelTexture::copy_from`]) before reading it through gathers. Kernels reading
-    /// copies of the same buffer share one texture: each copies right before its own
-    /// dispatch, so every layer's SwiGLU, say, uses the one copy of the gate/up buffer.
-    pub fn texel_copy(
-        &self,
-        label: &str,
-        buffer: &wgpu::Buffer,
-        width: u32,
-    ) -> Result<Arc<TexelTexture>> {
+    /// `buffer` with a texel texture, `width` wide, that a kernel copies it into
+    /// ([`TexelCopy::record`]) before reading it through gathers. Kernels copying the same
+    /// buffer share one texture: each copies right before its own dispatch, so every
+    /// layer's SwiGLU, say, uses the one copy of the gate/up buffer.
+    pub fn texel_copy(&self, label: &str, buffer: &wgpu::Buffer, width: u32) -> Result<TexelCopy> {
         let mut copies = self
             .texel_copies
             .lock()
@@ -183,12 +178,12 @@ impl Gpu {
             .iter()
             .find(|(b, w, _)| b == buffer && *w == width)
             .and_then(|(_, _, copy)| copy.upgrade());
-        if let Some(copy) = found {
-            return Ok(copy);
+        if let Some(texture) = found {
+            return Ok(TexelCopy::new(texture, buffer));
         }
-        let copy = Arc::new(TexelTexture::new(self, label, buffer.size() / 16, width)?);
-        copies.push((buffer.clone(), width, Arc::downgrade(&copy)));
-        Ok(copy)
+        let texture = Arc::new(TexelTexture::new(self, label, buffer.size() / 16, width)?);
+        copies.push((buffer.clone(), width, Arc::downgrade(&texture)));
+        Ok(TexelCopy::new(texture, buffer))
     }
 
     /// Bytes of GPU memory the live texel copies hold.

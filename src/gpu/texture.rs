@@ -5,8 +5,9 @@
 //! storage textures: read-only ones for reading (cheaper than a sampled fetch on lavapipe),
 //! write-only ones for the KV-cache writes.
 
-use super::{buffer::read_buffer, Gpu};
+use super::{buffer::read_buffer, Gpu, Recorder};
 use crate::error::{Error, Result};
+use std::sync::Arc;
 
 pub struct TexelTexture {
     pub texture: wgpu::Texture,
@@ -104,7 +105,7 @@ impl TexelTexture {
 
     /// Records a copy of the first `texels` texels (16 bytes each) of `buffer` into the
     /// first texels of this texture: whole texture rows, then the rest of the last one.
-    pub fn copy_from(
+    fn copy_from(
         &self,
         encoder: &mut wgpu::CommandEncoder,
         buffer: &wgpu::Buffer,
@@ -184,5 +185,34 @@ impl TexelTexture {
     pub fn bytes(&self) -> u64 {
         let size = self.texture.size();
         u64::from(size.width) * u64::from(size.height) * 16
+    }
+}
+
+/// A buffer and the texel texture kernels read it from (`Gpu::texel_copy`: one texture per
+/// buffer and width, shared by every kernel that copies that buffer). On CPU-type adapters a
+/// gather from a texture costs a fraction of a storage load at per-lane addresses.
+#[derive(Clone)]
+pub struct TexelCopy {
+    pub texture: Arc<TexelTexture>,
+    source: wgpu::Buffer,
+}
+
+impl TexelCopy {
+    pub(super) fn new(texture: Arc<TexelTexture>, source: &wgpu::Buffer) -> TexelCopy {
+        TexelCopy {
+            texture,
+            source: source.clone(),
+        }
+    }
+
+    /// The texture as a binding resource.
+    pub fn binding(&self) -> wgpu::BindingResource<'_> {
+        wgpu::BindingResource::TextureView(&self.texture.view)
+    }
+
+    /// Records the copy of the buffer's first `texels` texels, before the dispatch that
+    /// reads them.
+    pub fn record(&self, rec: &mut Recorder<'_>, texels: u64) {
+        self.texture.copy_from(rec.encoder(), &self.source, texels);
     }
 }

@@ -4,9 +4,10 @@
 use super::staging::{StageWriter, StagedLayout};
 use super::{rope, Reduction};
 use crate::error::{Error, Result};
-use crate::gpu::{kernel::grid, Bound, Gpu, ParamArena, Recorder, StorageBuffer, TexelTexture};
+use crate::gpu::{
+    kernel::grid, Bound, Gpu, ParamArena, Recorder, StorageBuffer, TexelCopy, TexelTexture,
+};
 use crate::shader;
-use std::sync::Arc;
 
 /// Invocations per workgroup of the portable kernel.
 const WG: u32 = 64;
@@ -219,15 +220,9 @@ pub struct Attention {
     shape: AttentionShape,
     /// Query heads one workgroup computes.
     heads_per_workgroup: u32,
-    /// The per-query kernel, for steps of several queries.
-    per_query: Option<PerQuery>,
-}
-
-/// The per-query kernel and the texture copy of q it reads.
-struct PerQuery {
-    bound: Bound,
-    q_copy: Arc<TexelTexture>,
-    q: wgpu::Buffer,
+    /// The per-query kernel, for steps of several queries, and the texture copy of q it
+    /// reads.
+    per_query: Option<(Bound, TexelCopy)>,
 }
 
 impl Attention {
@@ -349,7 +344,7 @@ impl Attention {
             let q_copy = gpu.texel_copy("query texels", q, TexelTexture::width(gpu))?;
             // The kernel reads q from the copy (binding 10), not from binding 1.
             let resources = [
-                (10, wgpu::BindingResource::TextureView(&q_copy.view)),
+                (10, q_copy.binding()),
                 resources[1].clone(),
                 resources[2].clone(),
                 resources[3].clone(),
@@ -363,11 +358,7 @@ impl Attention {
                 std::mem::size_of::<Params>(),
                 &resources,
             )?;
-            Some(PerQuery {
-                bound,
-                q_copy,
-                q: q.clone(),
-            })
+            Some((bound, q_copy))
         } else {
             None
         };
@@ -405,13 +396,10 @@ impl Attention {
             _pad: [0; 3],
         };
         match &self.per_query {
-            Some(per_query) if n_tokens > 1 => {
-                let texels = u64::from(n_tokens) * u64::from(s.q_stride) / 4;
-                per_query
-                    .q_copy
-                    .copy_from(rec.encoder(), &per_query.q, texels);
+            Some((bound, q_copy)) if n_tokens > 1 => {
+                q_copy.record(rec, u64::from(n_tokens) * u64::from(s.q_stride) / 4);
                 let workgroups = n_tokens.div_ceil(QUERY_LANES) * s.n_heads;
-                rec.dispatch(&per_query.bound, &params, grid(rec.gpu, workgroups));
+                rec.dispatch(bound, &params, grid(rec.gpu, workgroups));
             }
             _ => {
                 let workgroups = n_tokens * (s.n_heads / self.heads_per_workgroup);

@@ -4,9 +4,8 @@ use super::attention::CacheShape;
 use super::groups_for;
 use super::rope;
 use crate::error::Result;
-use crate::gpu::{Bound, Gpu, ParamArena, Recorder, StorageBuffer, TexelTexture};
+use crate::gpu::{Bound, Gpu, ParamArena, Recorder, StorageBuffer, TexelCopy, TexelTexture};
 use crate::shader;
-use std::sync::Arc;
 
 const WG: u32 = 64;
 
@@ -73,8 +72,8 @@ impl KvWriteInput {
 /// Copies the K and V parts of each token row of `src` into one layer's cache textures.
 pub struct KvWrite {
     bound: Bound,
-    /// With `KvWriteInput::Texture`: `main_texels`, the copy it reads and the buffer copied.
-    texels: Option<(Bound, Arc<TexelTexture>, wgpu::Buffer)>,
+    /// With `KvWriteInput::Texture`: `main_texels` and the copy it reads.
+    texels: Option<(Bound, TexelCopy)>,
     shape: CacheShape,
     src_stride: u32,
     k_offset: u32,
@@ -116,13 +115,13 @@ impl KvWrite {
                 let pipeline = gpu.pipeline(&shader!("kv_write"), &preamble, "main_texels")?;
                 let copy = gpu.texel_copy("query texels", src, TexelTexture::width(gpu))?;
                 let resources = [
-                    (10, wgpu::BindingResource::TextureView(&copy.view)),
+                    (10, copy.binding()),
                     resources[1].clone(),
                     resources[2].clone(),
                     resources[3].clone(),
                 ];
                 let bound = Bound::new(gpu, arena, &pipeline, "kv_write", bytes, &resources)?;
-                Some((bound, copy, src.clone()))
+                Some((bound, copy))
             }
         };
         Ok(KvWrite {
@@ -150,9 +149,8 @@ impl KvWrite {
         };
         let groups = groups_for(rec.gpu, n_tokens * self.shape.row_texels(), WG);
         match &self.texels {
-            Some((bound, copy, src)) if n_tokens > 1 => {
-                let texels = u64::from(n_tokens) * u64::from(self.src_stride) / 4;
-                copy.copy_from(rec.encoder(), src, texels);
+            Some((bound, copy)) if n_tokens > 1 => {
+                copy.record(rec, u64::from(n_tokens) * u64::from(self.src_stride) / 4);
                 rec.dispatch(bound, &params, groups);
             }
             _ => rec.dispatch(&self.bound, &params, groups),

@@ -7,10 +7,9 @@ use super::staging::StagedLayout;
 use super::tuning::{DecodeVariant, Tuner};
 use crate::error::{Error, Result};
 use crate::gpu::{
-    kernel::grid, Bound, Gpu, ParamArena, Recorder, ShaderSource, StorageBuffer, TexelTexture,
+    kernel::grid, Bound, Gpu, ParamArena, Recorder, ShaderSource, StorageBuffer, TexelCopy,
 };
 use crate::shader;
-use std::sync::Arc;
 
 /// How the prefill entry points spread a step's rows and tokens over the invocations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -243,8 +242,8 @@ pub struct MatMul {
     max_tokens: u32,
     decode: DecodeVariant,
     prefill: PrefillShape,
-    /// The token-lanes prefill's texture copy of the staged x, and the buffer it copies.
-    x_copy: Option<(Arc<TexelTexture>, wgpu::Buffer)>,
+    /// The token-lanes prefill's texture copy of the staged x.
+    x_copy: Option<TexelCopy>,
     /// Texels (vec4s) per staged row.
     x_row_texels: u32,
 }
@@ -377,8 +376,7 @@ impl MatMul {
         };
         let x_copy = match prefill {
             PrefillShape::TokenLanes => {
-                let texture = gpu.texel_copy("staged x texels", &x.buffer, w.texture_width)?;
-                Some((texture, x.buffer.clone()))
+                Some(gpu.texel_copy("staged x texels", &x.buffer, w.texture_width)?)
             }
             PrefillShape::RowLanes { .. } => None,
         };
@@ -401,7 +399,7 @@ impl MatMul {
             };
             let decode_resources = resources(x.buffer.as_entire_binding());
             let prefill_resources = resources(match &x_copy {
-                Some((texture, _)) => wgpu::BindingResource::TextureView(&texture.view),
+                Some(copy) => copy.binding(),
                 None => x.buffer.as_entire_binding(),
             });
             shards.push(Shard {
@@ -439,9 +437,8 @@ impl MatMul {
     /// Records the product for the first `tokens` staged rows.
     pub fn encode(&self, rec: &mut Recorder<'_>, tokens: u32) {
         debug_assert!(tokens <= self.max_tokens);
-        if let Some((texture, x)) = self.x_copy.as_ref().filter(|_| tokens > 1) {
-            let texels = u64::from(tokens) * u64::from(self.x_row_texels);
-            texture.copy_from(rec.encoder(), x, texels);
+        if let Some(copy) = self.x_copy.as_ref().filter(|_| tokens > 1) {
+            copy.record(rec, u64::from(tokens) * u64::from(self.x_row_texels));
         }
         for shard in &self.shards {
             let params = Params {

@@ -2,9 +2,8 @@
 
 use super::staging::{StageWriter, StagedLayout};
 use crate::error::Result;
-use crate::gpu::{Bound, Gpu, ParamArena, Recorder, StorageBuffer, TexelTexture};
+use crate::gpu::{Bound, Gpu, ParamArena, Recorder, StorageBuffer, TexelCopy, TexelTexture};
 use crate::shader;
-use std::sync::Arc;
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
@@ -56,9 +55,8 @@ impl SwiGluInput {
 pub struct SwiGlu {
     /// The kernel reading the buffer.
     storage: Bound,
-    /// With `SwiGluInput::Texture`: the kernel reading the texture, the texture and the
-    /// buffer copied into it.
-    texture: Option<(Bound, Arc<TexelTexture>, wgpu::Buffer)>,
+    /// With `SwiGluInput::Texture`: the kernel reading the copy, and the copy.
+    texture: Option<(Bound, TexelCopy)>,
     layout: StagedLayout,
     writer: StageWriter,
 }
@@ -87,15 +85,15 @@ impl SwiGlu {
             SwiGluInput::Storage => None,
             SwiGluInput::Texture => {
                 let width = TexelTexture::width(gpu);
-                let texture = gpu.texel_copy("gate_up texels", gate_up, width)?;
+                let copy = gpu.texel_copy("gate_up texels", gate_up, width)?;
                 let reader = format!(
                     "const TEXTURE_WIDTH: u32 = {width}u;\n{}{}",
                     shader!("formats").wgsl,
                     shader!("swiglu_input_texture").wgsl
                 );
-                let view = wgpu::BindingResource::TextureView(&texture.view);
-                let bound = Self::bind(gpu, arena, &reader, view, staged, layout, writer)?;
-                Some((bound, texture, gate_up.clone()))
+                let bound =
+                    Self::bind(gpu, arena, &reader, copy.binding(), staged, layout, writer)?;
+                Some((bound, copy))
             }
         };
         Ok(SwiGlu {
@@ -134,9 +132,11 @@ impl SwiGlu {
 
     pub fn encode(&self, rec: &mut Recorder<'_>, n_tokens: u32) {
         let bound = match &self.texture {
-            Some((bound, texture, buffer)) if n_tokens > 1 => {
-                let texels = u64::from(n_tokens) * u64::from(2 * self.layout.cols) / 4;
-                texture.copy_from(rec.encoder(), buffer, texels);
+            Some((bound, copy)) if n_tokens > 1 => {
+                copy.record(
+                    rec,
+                    u64::from(n_tokens) * u64::from(2 * self.layout.cols) / 4,
+                );
                 bound
             }
             _ => &self.storage,
