@@ -21,6 +21,7 @@ use shaderlm::kernels::swiglu::{SwiGlu, SwiGluInput};
 use shaderlm::kernels::{
     DecodeVariant, GpuMatrix, PackedMatrix, StageWriter, StagedLayout, WeightFormat,
 };
+use shaderlm::model::DEFAULT_STEP_TOKENS;
 use std::time::Instant;
 
 struct Shape {
@@ -155,7 +156,7 @@ fn bench_matmul(b: &Bench<'_>, shape: &Shape) {
             }
             let packed = PackedMatrix::from_f32(&random((n * k) as usize, n), n, k, format);
             let w = GpuMatrix::upload(b.gpu, "w", &packed).expect("upload");
-            let rows = matmul::max_step_tokens(b.gpu, format, k).min(64);
+            let rows = matmul::max_step_tokens(b.gpu, format, k).min(DEFAULT_STEP_TOKENS as u32);
             let layout = StagedLayout::for_matrix(&w, rows);
             let staged = layout.buffer(b.gpu, "x").expect("staged");
             let y = StorageBuffer::new(b.gpu, "y", u64::from(n) * u64::from(rows) * 4).expect("y");
@@ -207,7 +208,7 @@ fn bench_matmul(b: &Bench<'_>, shape: &Shape) {
                     .iter()
                     .find(|(s, _, _)| s == shape)
                     .expect("a kernel per wanted shape");
-                // As the forward pass does it: steps of max_step_tokens.
+                // As the forward pass does it: steps of at most DEFAULT_STEP_TOKENS.
                 let steps: Vec<u32> = (0..tokens)
                     .step_by(rows as usize)
                     .map(|s| (tokens - s).min(rows))
@@ -233,10 +234,10 @@ fn bench_attention(b: &Bench<'_>, shape: &Shape) {
         q_stride,
         out_stride: q_stride,
     };
-    // Decode at a context of N (one query over N keys), and a prefill of N tokens in steps
-    // as the Q4_1 down projection's staged input allows (as the forward pass runs it),
-    // each over every key before it.
-    let step = matmul::max_step_tokens(b.gpu, WeightFormat::Q4_1, shape.intermediate).min(64);
+    // Decode at a context of N (one query over N keys), and a prefill of N tokens in the
+    // steps the forward pass takes, each over every key before it.
+    let step = matmul::max_step_tokens(b.gpu, WeightFormat::Q4_1, shape.intermediate)
+        .min(DEFAULT_STEP_TOKENS as u32);
     let cases = [
         ("decode at", 256u32),
         ("decode at", 1024),
@@ -325,18 +326,14 @@ fn bench_attention(b: &Bench<'_>, shape: &Shape) {
 
 fn bench_elementwise(b: &Bench<'_>, shape: &Shape) {
     let (d, i) = (shape.hidden, shape.intermediate);
-    // 24 tokens: a prefill step of SmolLM2 on lavapipe (matmul::max_step_tokens).
-    for tokens in [1u32, 24] {
+    // One token (a decode step) and a prefill step of 128 tokens.
+    for tokens in [1u32, 128] {
         let writers = StageWriter::available(b.gpu);
         let cases = [WeightFormat::F32, WeightFormat::Q8_0]
             .into_iter()
             .flat_map(|format| writers.iter().map(move |&writer| (format, writer)));
         for (format, writer) in cases {
-            let layout = StagedLayout::for_format(
-                format,
-                d,
-                tokens.min(StagedLayout::max_rows(b.gpu, format, d)),
-            );
+            let layout = StagedLayout::for_format(format, d, tokens);
             let uniform = wgpu::BufferUsages::UNIFORM;
             let x = StorageBuffer::from_slice_with_usage(
                 b.gpu,
@@ -375,11 +372,7 @@ fn bench_elementwise(b: &Bench<'_>, shape: &Shape) {
                 if !b.wanted(&name) {
                     continue;
                 }
-                let layout = StagedLayout::for_format(
-                    format,
-                    i,
-                    tokens.min(StagedLayout::max_rows(b.gpu, format, i)),
-                );
+                let layout = StagedLayout::for_format(format, i, tokens);
                 let gate_up = StorageBuffer::from_slice(
                     b.gpu,
                     "gu",
@@ -416,8 +409,8 @@ fn bench_small_kernels(b: &Bench<'_>, shape: &Shape) {
         &rope_table(4096, &default_inv_freq(hd, 10_000.0)),
     )
     .expect("table");
-    // 24 tokens: a prefill step of SmolLM2 on lavapipe (matmul::max_step_tokens).
-    for tokens in [1u32, 24] {
+    // One token (a decode step) and a prefill step of 128 tokens.
+    for tokens in [1u32, 128] {
         let q_dim = heads * hd;
         let (k_offset, v_offset) = (q_dim, q_dim + kv_heads * hd);
         for input in KvWriteInput::available(cache, qkv_dim, k_offset, v_offset) {
@@ -465,11 +458,7 @@ fn bench_small_kernels(b: &Bench<'_>, shape: &Shape) {
                 if format.is_quantized() { "int8" } else { "f32" }
             );
             if b.wanted(&name) {
-                let layout = StagedLayout::for_format(
-                    format,
-                    d,
-                    tokens.min(StagedLayout::max_rows(b.gpu, format, d)),
-                );
+                let layout = StagedLayout::for_format(format, d, tokens);
                 let src =
                     StorageBuffer::from_slice(b.gpu, "x", &random((d * layout.rows) as usize, 6))
                         .expect("x");

@@ -20,7 +20,7 @@
 //   q8_0, q4_0: the f16 scale d in the low half; q4_1: d in the low half, the f16 min m high.
 //
 // Staged activations (the x of y = W x) sit in a uniform buffer, one row per token:
-//   for f32 and f16 weights: K floats, padded to vec4s;
+//   for f32 and f16 weights: K floats, padded to pairs of vec4s (an f16 texel: 8 weights);
 //   for quantized weights: K int8 values in blocks of 32 (16 per vec4<u32>), then per block
 //   a vec4 of (scale s, s * sum of the int8 values, outlier, outlier index as f32): the block's
 //   value of largest magnitude is kept exactly and stands as 0 among the int8 values

@@ -85,6 +85,9 @@ struct ModelArgs {
     /// Weight format on the GPU: f32, f16, q8_0, q4_0 or q4_1 (default: as stored).
     #[arg(long)]
     dtype: Option<String>,
+    /// Most prompt tokens one prefill step processes (default: 512, or what the kernels allow).
+    #[arg(long)]
+    ubatch: Option<usize>,
 }
 
 impl ModelArgs {
@@ -328,6 +331,7 @@ fn run_generate(args: GenerateArgs) -> Result<()> {
     let source = ModelSource::open(&model_path)?;
     let load = LoadOptions {
         ctx: args.model.ctx,
+        max_batch: args.model.ubatch,
         dtype,
         verbose: true,
         tune: true,
@@ -450,6 +454,7 @@ fn load_model(
     eprintln!("loading {}", path.display());
     let load = LoadOptions {
         ctx: model.ctx.or(ctx),
+        max_batch: model.ubatch,
         dtype,
         verbose: true,
         tune: true,

@@ -191,6 +191,11 @@ fn prompts_that_cannot_run() {
         &[],
     );
     expect(&out, 2, &["10 tokens", "holds 4"]);
+    expect(
+        &shaderlm(&["generate", "-m", path(&dir), "--ubatch", "0", "hi"], &[]),
+        2,
+        &["--ubatch must be positive"],
+    );
 }
 
 #[test]

@@ -105,12 +105,7 @@ impl TexelTexture {
 
     /// Records a copy of the first `texels` texels (16 bytes each) of `buffer` into the
     /// first texels of this texture: whole texture rows, then the rest of the last one.
-    fn copy_from(
-        &self,
-        encoder: &mut wgpu::CommandEncoder,
-        buffer: &wgpu::Buffer,
-        texels: u64,
-    ) {
+    fn copy_from(&self, encoder: &mut wgpu::CommandEncoder, buffer: &wgpu::Buffer, texels: u64) {
         let width = u64::from(self.texture.width());
         let full_rows = texels / width;
         let rest = texels % width;

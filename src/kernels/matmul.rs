@@ -84,12 +84,20 @@ impl PrefillShape {
     }
 }
 
-/// The most tokens a prefill step should give a matrix of `format` with `cols` columns:
-/// what its staged input holds, rounded down to whole token groups of its prefill shape
-/// (steps of 28 tokens would leave the last token-lanes group of each step half idle).
+/// The most tokens a prefill step may give a matrix of `format` with `cols` columns, as far
+/// as its staged input goes. A prefill that reads x through the uniform binding (row lanes on
+/// a CPU-type adapter, where a storage read of x would cost several times more) holds what
+/// that binding holds, rounded down to whole token groups (steps of 28 tokens would leave the
+/// last group of each step half idle); the others are not limited by x (`u32::MAX`): token
+/// lanes read a texture copy of it, and row lanes on a GPU a storage binding where a step
+/// outgrows the uniform one.
 pub fn max_step_tokens(gpu: &Gpu, format: WeightFormat, cols: u32) -> u32 {
+    let shape = PrefillShape::for_gpu(gpu, format);
+    if shape == PrefillShape::TokenLanes || !gpu.is_software() {
+        return u32::MAX;
+    }
     let rows = StagedLayout::max_rows(gpu, format, cols);
-    let group = PrefillShape::for_gpu(gpu, format).token_group();
+    let group = shape.token_group();
     if rows >= group {
         rows / group * group
     } else {
@@ -347,12 +355,38 @@ impl MatMul {
                 gpu.info.subgroup_min_size, gpu.info.subgroup_max_size
             )));
         }
-        let decode = if lanes > 1 {
+        // The uniform binding of x holds its first rows, as many as fit: all a decode reads
+        // (row 0), and a row-lanes prefill's whole step where the step fits; where none fits,
+        // or the step does not, those read a storage binding.
+        let uniform_layout = StagedLayout {
+            rows: layout
+                .rows
+                .min(StagedLayout::max_rows(gpu, w.format, w.cols)),
+            ..layout
+        };
+        let whole_x = x.buffer.as_entire_binding();
+        let uniform_x = || match std::num::NonZeroU64::new(uniform_layout.bytes()) {
+            Some(size) if uniform_layout.rows < layout.rows => {
+                wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                    buffer: &x.buffer,
+                    offset: 0,
+                    size: Some(size),
+                })
+            }
+            _ => x.buffer.as_entire_binding(),
+        };
+        let (decode, decode_x) = if lanes > 1 {
             let preamble = preamble(w, &layout, XReader::Storage, workgroup, 1, lanes, false);
-            gpu.pipeline(&source, &preamble, "decode_split")?
+            (
+                gpu.pipeline(&source, &preamble, "decode_split")?,
+                whole_x.clone(),
+            )
+        } else if uniform_layout.rows == 0 {
+            let preamble = preamble(w, &layout, XReader::Storage, workgroup, rows, 1, false);
+            (gpu.pipeline(&source, &preamble, "decode")?, whole_x.clone())
         } else {
-            let preamble = preamble(w, &layout, reader, workgroup, rows, 1, false);
-            gpu.pipeline(&source, &preamble, "decode")?
+            let preamble = preamble(w, &uniform_layout, reader, workgroup, rows, 1, false);
+            (gpu.pipeline(&source, &preamble, "decode")?, uniform_x())
         };
         if !prefill.runs_on(gpu, w.format) {
             return Err(Error::usage(format!(
@@ -363,23 +397,27 @@ impl MatMul {
                 gpu.info.subgroup_max_size
             )));
         }
-        let prefill_pipeline = match prefill {
-            PrefillShape::RowLanes { workgroup } => {
-                let preamble = preamble(w, &layout, reader, workgroup, 1, 1, false);
-                gpu.pipeline(&source, &preamble, "prefill")?
-            }
+        let (prefill_pipeline, x_copy) = match prefill {
             // Each lane reads its own token's x: from the texture copy.
             PrefillShape::TokenLanes => {
                 let preamble = preamble(w, &layout, XReader::Texture, TOKEN_LANES, 1, 1, true);
-                gpu.pipeline(&source, &preamble, "prefill_token_lanes")?
+                let copy = gpu.texel_copy("staged x texels", &x.buffer, w.texture_width)?;
+                (
+                    gpu.pipeline(&source, &preamble, "prefill_token_lanes")?,
+                    Some(copy),
+                )
+            }
+            PrefillShape::RowLanes { workgroup } => {
+                let reader = if uniform_layout == layout {
+                    reader
+                } else {
+                    XReader::Storage
+                };
+                let preamble = preamble(w, &layout, reader, workgroup, 1, 1, false);
+                (gpu.pipeline(&source, &preamble, "prefill")?, None)
             }
         };
-        let x_copy = match prefill {
-            PrefillShape::TokenLanes => {
-                Some(gpu.texel_copy("staged x texels", &x.buffer, w.texture_width)?)
-            }
-            PrefillShape::RowLanes { .. } => None,
-        };
+        let prefill_x = x_copy.as_ref().map_or(whole_x.clone(), TexelCopy::binding);
         let has_bias = bias.is_some();
         let bias = bias.unwrap_or(gpu.dummy());
         let bytes = std::mem::size_of::<Params>();
@@ -397,11 +435,8 @@ impl MatMul {
                 }
                 resources
             };
-            let decode_resources = resources(x.buffer.as_entire_binding());
-            let prefill_resources = resources(match &x_copy {
-                Some(copy) => copy.binding(),
-                None => x.buffer.as_entire_binding(),
-            });
+            let decode_resources = resources(decode_x.clone());
+            let prefill_resources = resources(prefill_x.clone());
             shards.push(Shard {
                 decode: Bound::new(gpu, arena, &decode, "matvec", bytes, &decode_resources)?,
                 prefill: Bound::new(

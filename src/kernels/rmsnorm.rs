@@ -1,8 +1,11 @@
 //! Owner of `shaders/rmsnorm.wgsl`: RMSNorm, written staged for the matmul that follows.
 
 use super::staging::{StageWriter, StagedLayout};
-use crate::error::Result;
-use crate::gpu::{kernel::buffers, kernel::grid, Bound, Gpu, ParamArena, Recorder, StorageBuffer};
+use crate::error::{Error, Result};
+use crate::gpu::{
+    kernel::buffers, kernel::grid, Bound, Gpu, ParamArena, Recorder, StorageBuffer, TexelCopy,
+    TexelTexture,
+};
 use crate::shader;
 
 /// Invocations per workgroup of the portable kernel.
@@ -17,7 +20,8 @@ struct Params {
     eps: f32,
 }
 
-/// Where the kernel reads x and the weight from (shaders/norm_input_*.wgsl).
+/// Where the kernel reads x and the weight from (shaders/norm_input_storage.wgsl,
+/// norm_x_*.wgsl, norm_weight_uniform.wgsl).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NormInput {
     /// Storage bindings: any size, and the cheaper read on GPUs.
@@ -25,15 +29,25 @@ pub enum NormInput {
     /// Uniform bindings, for CPU-type adapters: there a load at a different address per
     /// lane is a vector gather from a uniform buffer but a loop over the lanes from a
     /// storage buffer (lavapipe, RMSNorm of 32 rows of 576: see the closing note of issue 5).
+    /// x is bound as far as a uniform binding reaches (64 KiB: 28 rows of 576); calls
+    /// reaching past that read a texel copy of x, as with [`NormInput::Texture`].
     Uniform,
+    /// x from a texel-texture copy made before each dispatch, the weight from a uniform
+    /// binding: any number of rows, at the price of the copy.
+    Texture,
 }
 
 impl NormInput {
     /// The adapter's better reader for these buffers: uniform on a CPU-type adapter where
-    /// both can be bound that way, storage elsewhere.
+    /// the buffers allow it, storage elsewhere.
     pub fn for_buffers(gpu: &Gpu, x: &wgpu::Buffer, weight: &wgpu::Buffer) -> NormInput {
-        if gpu.is_software() && Self::fits_uniform(gpu, x) && Self::fits_uniform(gpu, weight) {
+        let preferred = if gpu.is_software() {
             NormInput::Uniform
+        } else {
+            NormInput::Storage
+        };
+        if Self::available(gpu, x, weight).contains(&preferred) {
+            preferred
         } else {
             NormInput::Storage
         }
@@ -42,35 +56,32 @@ impl NormInput {
     /// Every reader these buffers allow (tests check each).
     pub fn available(gpu: &Gpu, x: &wgpu::Buffer, weight: &wgpu::Buffer) -> Vec<NormInput> {
         let mut all = vec![NormInput::Storage];
-        if Self::fits_uniform(gpu, x) && Self::fits_uniform(gpu, weight) {
-            all.push(NormInput::Uniform);
+        // x in whole texels (for the copy), the weight within a uniform binding.
+        if x.size().is_multiple_of(16) && fits_uniform(gpu, weight) {
+            all.push(NormInput::Texture);
+            if x.usage().contains(wgpu::BufferUsages::UNIFORM) {
+                all.push(NormInput::Uniform);
+            }
         }
         all
     }
+}
 
-    /// A buffer created with UNIFORM usage, whole vec4s, within the uniform binding limit.
-    fn fits_uniform(gpu: &Gpu, buffer: &wgpu::Buffer) -> bool {
-        buffer.usage().contains(wgpu::BufferUsages::UNIFORM)
-            && buffer.size().is_multiple_of(16)
-            && buffer.size() <= gpu.limits.max_uniform_buffer_binding_size
-    }
-
-    fn preamble(self, x: &wgpu::Buffer, weight: &wgpu::Buffer) -> String {
-        match self {
-            NormInput::Storage => shader!("norm_input_storage").wgsl.to_string(),
-            NormInput::Uniform => format!(
-                "const X_TEXELS: u32 = {}u;\nconst WEIGHT_TEXELS: u32 = {}u;\n{}",
-                x.size() / 16,
-                weight.size() / 16,
-                shader!("norm_input_uniform").wgsl
-            ),
-        }
-    }
+/// A buffer created with UNIFORM usage, whole vec4s, within the uniform binding limit.
+fn fits_uniform(gpu: &Gpu, buffer: &wgpu::Buffer) -> bool {
+    buffer.usage().contains(wgpu::BufferUsages::UNIFORM)
+        && buffer.size().is_multiple_of(16)
+        && buffer.size() <= gpu.limits.max_uniform_buffer_binding_size
 }
 
 /// `staged[r] = rmsnorm(x[first_row + r]) * weight` for rows of `layout.cols` floats.
 pub struct RmsNorm {
-    bound: Bound,
+    /// The kernel reading x through a binding, with the rows of x that binding reaches
+    /// (storage: all; uniform: those that fit).
+    bound_x: Option<(Bound, u32)>,
+    /// The kernel reading the texel copy of x, and the copy: for `NormInput::Texture`, and
+    /// for calls reaching past the uniform binding.
+    texture_x: Option<(Bound, TexelCopy)>,
     cols: u32,
     eps: f32,
 }
@@ -88,6 +99,106 @@ impl RmsNorm {
         writer: StageWriter,
         input: NormInput,
     ) -> Result<RmsNorm> {
+        if !NormInput::available(gpu, x, weight).contains(&input) {
+            return Err(Error::usage(format!(
+                "rmsnorm: {input:?} input needs x in whole vec4s and a weight of whole vec4s \
+                 within a uniform binding ({} and {} bytes)",
+                x.size(),
+                weight.size()
+            )));
+        }
+        let row_bytes = u64::from(layout.cols) * 4;
+        let x_rows = (x.size() / row_bytes) as u32;
+        let weight_reader = || {
+            format!(
+                "const WEIGHT_TEXELS: u32 = {}u;\n{}",
+                weight.size() / 16,
+                shader!("norm_weight_uniform").wgsl
+            )
+        };
+        let bind = |arena: &mut ParamArena, reader: &str, x_binding| {
+            Self::bind(
+                gpu,
+                arena,
+                reader,
+                vec![(1, x_binding), (2, weight.as_entire_binding())],
+                staged,
+                layout,
+                writer,
+            )
+        };
+        let bound_x = match input {
+            NormInput::Storage => {
+                let bound = Self::bind(
+                    gpu,
+                    arena,
+                    shader!("norm_input_storage").wgsl,
+                    buffers(&[x, weight]),
+                    staged,
+                    layout,
+                    writer,
+                )?;
+                Some((bound, u32::MAX))
+            }
+            NormInput::Uniform => {
+                // As many whole rows as a uniform binding holds, in whole vec4s.
+                let limit = gpu.limits.max_uniform_buffer_binding_size.min(x.size());
+                let rows = (limit / row_bytes) as u32;
+                let bytes = (u64::from(rows) * row_bytes).next_multiple_of(16);
+                match std::num::NonZeroU64::new(bytes) {
+                    Some(size) => {
+                        let reader = format!(
+                            "const X_TEXELS: u32 = {}u;\n{}{}",
+                            bytes / 16,
+                            shader!("norm_x_uniform").wgsl,
+                            weight_reader()
+                        );
+                        let binding = wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                            buffer: x,
+                            offset: 0,
+                            size: Some(size),
+                        });
+                        Some((bind(arena, &reader, binding)?, rows))
+                    }
+                    None => None,
+                }
+            }
+            NormInput::Texture => None,
+        };
+        let reach = bound_x.as_ref().map_or(0, |(_, rows)| *rows);
+        let texture_x = if input != NormInput::Storage && reach < x_rows {
+            let width = TexelTexture::width(gpu);
+            let copy = gpu.texel_copy("residual texels", x, width)?;
+            let reader = format!(
+                "const TEXTURE_WIDTH: u32 = {width}u;\n{}{}{}",
+                shader!("formats").wgsl,
+                shader!("norm_x_texture").wgsl,
+                weight_reader()
+            );
+            let bound = bind(arena, &reader, copy.binding())?;
+            Some((bound, copy))
+        } else {
+            None
+        };
+        Ok(RmsNorm {
+            bound_x,
+            texture_x,
+            cols: layout.cols,
+            eps,
+        })
+    }
+
+    /// The kernel with `reader` (the norm_*.wgsl that define x_at and weight_at) bound to
+    /// `inputs` (bindings 1 and 2) and `staged`.
+    fn bind<'a>(
+        gpu: &Gpu,
+        arena: &mut ParamArena,
+        reader: &str,
+        mut inputs: Vec<(u32, wgpu::BindingResource<'a>)>,
+        staged: &'a StorageBuffer,
+        layout: StagedLayout,
+        writer: StageWriter,
+    ) -> Result<Bound> {
         // The subgroup twin reduces in, and stages with, runs of 8 lanes.
         let (source, wg) = match writer {
             StageWriter::Portable => (shader!("rmsnorm"), WG),
@@ -96,36 +207,40 @@ impl RmsNorm {
             }
         };
         let preamble = format!(
-            "const WG: u32 = {wg}u;\n{}{}",
+            "const WG: u32 = {wg}u;\n{}{reader}",
             layout.producer_preamble(writer),
-            input.preamble(x, weight)
         );
         let pipeline = gpu.pipeline(&source, &preamble, "main")?;
-        let mut resources = buffers(&[x, weight]);
-        resources.push((9, staged.binding()));
-        let bound = Bound::new(
+        inputs.push((9, staged.binding()));
+        Bound::new(
             gpu,
             arena,
             &pipeline,
             "rmsnorm",
             std::mem::size_of::<Params>(),
-            &resources,
-        )?;
-        Ok(RmsNorm {
-            bound,
-            cols: layout.cols,
-            eps,
-        })
+            &inputs,
+        )
     }
 
     /// Normalises `rows` rows of x starting at `first_row` into staged rows 0..rows.
     pub fn encode(&self, rec: &mut Recorder<'_>, rows: u32, first_row: u32) {
+        let end = first_row + rows;
+        let bound = match (&self.bound_x, &self.texture_x) {
+            (Some((bound, reach)), _) if end <= *reach => bound,
+            (_, Some((bound, copy))) => {
+                copy.record(rec, (u64::from(end) * u64::from(self.cols)).div_ceil(4));
+                bound
+            }
+            // The constructor gives every input a reader for every row of x.
+            (Some((bound, _)), None) => bound,
+            (None, None) => unreachable!("rmsnorm without a reader"),
+        };
         let params = Params {
             rows,
             cols: self.cols,
             first_row,
             eps: self.eps,
         };
-        rec.dispatch(&self.bound, &params, grid(rec.gpu, rows));
+        rec.dispatch(bound, &params, grid(rec.gpu, rows));
     }
 }

@@ -3,11 +3,12 @@
 //! SwiGLU, the stage kernel) write it; the matmul reads it.
 //!
 //! Uniform reads of x are what keeps a matrix-vector product fast on CPU-type adapters, and
-//! broadcast cheaply on GPUs. The price: a uniform binding holds at most 64 KiB on most
-//! adapters, so a step processes at most [`StagedLayout::max_rows`] tokens.
+//! broadcast cheaply on GPUs. A uniform binding holds at most 64 KiB on most adapters
+//! ([`StagedLayout::max_rows`] rows): the decode reads row 0 of it, and a prefill step of
+//! more rows reads x another way (see `matmul::max_step_tokens`).
 
 use super::matrix::{GpuMatrix, WeightFormat};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::gpu::{Gpu, StorageBuffer};
 use crate::shader;
 
@@ -137,12 +138,13 @@ impl StagedLayout {
         (self.blocks() * 2, self.blocks())
     }
 
-    /// Units (blocks of 32, or vec4s) one invocation of the portable writer stages at a time.
+    /// Units (blocks of 32, or vec4s) one invocation of the portable writer stages at a time:
+    /// for f32, every vec4 of the row, so that the padding is written (zeros) too.
     fn units(&self) -> u32 {
         if self.int8 {
             self.blocks()
         } else {
-            self.cols.div_ceil(4)
+            self.row_words() / 4
         }
     }
 
@@ -151,7 +153,9 @@ impl StagedLayout {
             let (q, s) = self.int8_vec4s();
             4 * (q + s)
         } else {
-            4 * self.cols.div_ceil(4)
+            // Whole pairs of vec4s: an f16 texel holds 8 weights, and the f16 matmul reads
+            // x for all 8 (the padding, never written, stays zero).
+            8 * self.cols.div_ceil(8)
         }
     }
 
@@ -222,17 +226,9 @@ impl StagedLayout {
         )
     }
 
-    /// A buffer for this layout, writable as storage and readable as a uniform buffer.
+    /// A buffer for this layout, writable as storage and readable as a uniform buffer (the
+    /// matmuls bind as many of its first rows as a uniform binding holds).
     pub fn buffer(&self, gpu: &Gpu, label: &str) -> Result<StorageBuffer> {
-        if self.bytes() > gpu.limits.max_uniform_buffer_binding_size {
-            return Err(Error::device(format!(
-                "{label}: {} staged rows of {} take {} bytes, over the adapter's uniform binding limit of {}",
-                self.rows,
-                self.cols,
-                self.bytes(),
-                gpu.limits.max_uniform_buffer_binding_size
-            )));
-        }
         StorageBuffer::with_usage(gpu, label, self.bytes(), wgpu::BufferUsages::UNIFORM)
     }
 }

@@ -146,8 +146,8 @@ impl Activations {
     }
 }
 
-/// The most tokens one step processes: what the staged inputs of every matmul hold, in
-/// whole token groups of their prefill shapes.
+/// The most tokens one step processes: what the staged inputs of every matmul allow
+/// (`matmul::max_step_tokens`).
 fn max_step_tokens(gpu: &Gpu, w: &GpuWeights) -> usize {
     w.layers
         .iter()

@@ -27,12 +27,18 @@ use std::sync::Arc;
 use std::time::Instant;
 use weights::GpuWeights;
 
+/// Tokens per prefill step unless set: on lavapipe steps of 128, 256 and 512 tokens
+/// prefill 512 tokens equally fast (and ~18% faster than steps of 24: fewer dispatches, each
+/// with its fixed cost), and a GPU keeps more of its cores busy the wider the products.
+pub const DEFAULT_STEP_TOKENS: usize = 512;
+
 /// What to load and how big to make the runtime buffers.
 #[derive(Debug, Clone, Default)]
 pub struct LoadOptions {
     /// Context length; None takes min(model maximum, 4096).
     pub ctx: Option<usize>,
-    /// Most tokens in one prefill step.
+    /// Most tokens in one prefill step; None takes [`DEFAULT_STEP_TOKENS`] (or what the
+    /// kernels allow, if less).
     pub max_batch: Option<usize>,
     /// Sequence slots in the KV cache.
     pub sequences: Option<usize>,
@@ -80,6 +86,9 @@ impl Model {
     ) -> Result<Model> {
         let config = source.config.clone();
         let ctx = options.context(&config)?;
+        if options.max_batch == Some(0) {
+            return Err(Error::usage("--ubatch must be positive"));
+        }
         if ctx > config.max_position && options.verbose {
             eprintln!(
                 "warning: --ctx {ctx} exceeds the {} positions the model was trained for",
@@ -88,7 +97,7 @@ impl Model {
         }
         let runtime = RuntimeOptions {
             ctx,
-            max_batch: options.max_batch.unwrap_or(512).min(ctx),
+            max_batch: options.max_batch.unwrap_or(DEFAULT_STEP_TOKENS).min(ctx),
             sequences: options.sequences.unwrap_or(1),
             tune: options.tune,
         };

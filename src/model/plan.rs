@@ -6,7 +6,7 @@ use crate::gpu::{Gpu, TexelTexture};
 use crate::kernels::attention::CacheShape;
 use crate::kernels::matmul;
 use crate::kernels::matrix::ROW_GROUP;
-use crate::kernels::{GpuMatrix, WeightFormat};
+use crate::kernels::{GpuMatrix, StagedLayout, WeightFormat};
 use crate::model::source::ModelSource;
 use crate::model::weights::matrix_plan;
 
@@ -85,8 +85,25 @@ impl MemoryPlan {
                 gpu.max_binding_bytes()
             )));
         }
-        let activations = 4 * (t * per_token + c.vocab_size) as u64
-            + 5 * gpu.limits.max_uniform_buffer_binding_size;
+        // The staged inputs of layer 0's products (every layer shares them) and of the LM
+        // head (one row).
+        let staged: u64 = matrices
+            .iter()
+            .filter(|m| m.label.starts_with("model.layers.0."))
+            .map(|m| StagedLayout::for_format(m.format, m.cols, t as u32).bytes())
+            .sum::<u64>()
+            + matrices
+                .iter()
+                .rfind(|m| m.label == "lm_head" || m.label == "embedding")
+                .map_or(0, |m| StagedLayout::for_format(m.format, m.cols, 1).bytes());
+        let buffers = 4 * (t * per_token + c.vocab_size) as u64 + staged;
+        // On CPU-type adapters kernels read most of them through texel copies (at most
+        // one copy of each).
+        let activations = if gpu.is_software() {
+            2 * buffers
+        } else {
+            buffers
+        };
         Ok(MemoryPlan {
             weights,
             kv_cache,

@@ -241,14 +241,14 @@ pub fn llama_forward(
 }
 
 /// Stages rows of `cols` values as the matmul kernels read them (an independent CPU
-/// version of shaders/staging.wgsl): f32 rows padded to vec4s, or int8 blocks of 32 with
+/// version of shaders/staging.wgsl): f32 rows padded to pairs of vec4s, or int8 blocks of 32 with
 /// (scale, scale * sum, outlier, outlier index as f32) per block, the outlier (the value of largest
 /// magnitude) kept exactly and stored as 0. Returns u32 words.
 pub fn stage_rows(rows: &[f32], cols: usize, int8: bool) -> Vec<u32> {
     let mut out = Vec::new();
     for row in rows.chunks(cols) {
         if !int8 {
-            let padded = cols.div_ceil(4) * 4;
+            let padded = cols.div_ceil(8) * 8;
             out.extend((0..padded).map(|k| row.get(k).copied().unwrap_or(0.0).to_bits()));
             continue;
         }
@@ -304,7 +304,7 @@ pub fn stage_rows(rows: &[f32], cols: usize, int8: bool) -> Vec<u32> {
 pub fn unstage_rows(words: &[u32], rows: usize, cols: usize, int8: bool) -> Vec<f32> {
     let mut out = Vec::with_capacity(rows * cols);
     if !int8 {
-        let padded = cols.div_ceil(4) * 4;
+        let padded = cols.div_ceil(8) * 8;
         for r in 0..rows {
             out.extend(
                 words[r * padded..r * padded + cols]

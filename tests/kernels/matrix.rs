@@ -39,6 +39,8 @@ struct Case {
     variant: DecodeVariant,
     /// How the prefill entry points spread rows and tokens over invocations.
     prefill: PrefillShape,
+    /// Rows the staged input holds beyond the tokens (NaN, which no output may show).
+    spare_rows: usize,
 }
 
 /// Checks `case` with every reader of x this adapter has.
@@ -59,6 +61,7 @@ fn check_with(case: Case, reader: XReader) {
         shard_texels,
         variant,
         prefill,
+        spare_rows,
     } = case;
     let gpu = common::gpu();
     let seed = common::seed();
@@ -74,9 +77,14 @@ fn check_with(case: Case, reader: XReader) {
     if shard_texels.is_some() {
         assert!(w_gpu.shards.len() > 1, "expected several shards");
     }
-    let layout = StagedLayout::for_matrix(&w_gpu, tokens as u32 + 2);
+    let layout = StagedLayout::for_matrix(&w_gpu, (tokens + spare_rows) as u32);
     let x_gpu = StorageBuffer::from_slice(gpu, "x", &x).unwrap();
     let staged = layout.buffer(gpu, "staged x").unwrap();
+    // Rows past the tokens poisoned (the padding of a row stays zero, as in a fresh buffer).
+    let row_floats = (layout.row_words()) as usize;
+    let mut poisoned = vec![0.0f32; layout.rows as usize * row_floats];
+    poisoned[tokens * row_floats..].fill(f32::NAN);
+    staged.write(gpu, &poisoned);
     let b_gpu = StorageBuffer::from_slice(gpu, "bias", &b).unwrap();
     let y_gpu = StorageBuffer::new(gpu, "y", (tokens * n * 4) as u64).unwrap();
     if accumulate {
@@ -107,9 +115,10 @@ fn check_with(case: Case, reader: XReader) {
 
     let what = format!(
         "{} matmul n={n} k={k} tokens={tokens} bias={bias} accumulate={accumulate} shards={} \
-         reader={reader:?} decode={variant:?} prefill={prefill:?}",
+         reader={reader:?} decode={variant:?} prefill={prefill:?} staged rows={}",
         format.name(),
-        w_gpu.shards.len()
+        w_gpu.shards.len(),
+        layout.rows
     );
     let add = |mut y: Vec<f64>| {
         if accumulate {
@@ -182,6 +191,7 @@ fn case(format: WeightFormat, n: usize, k: usize, tokens: usize) -> Case {
         shard_texels: None,
         variant: DecodeVariant::DEFAULT,
         prefill: PrefillShape::for_gpu(common::gpu(), format),
+        spare_rows: 2,
     }
 }
 
@@ -419,17 +429,45 @@ fn every_finite_f16_value_unpacks_exactly() {
 }
 
 #[test]
+fn staged_inputs_beyond_a_uniform_binding() {
+    // A uniform binding holds 64 KiB: 28 staged int8 rows of 1536, 10 f32 ones. Staged
+    // buffers of more rows: the decode reads its row through a binding of the first rows,
+    // a row-lanes prefill of more rows than fit reads a storage binding, token lanes their
+    // texture copy.
+    let gpu = common::gpu();
+    for format in WeightFormat::ALL {
+        let fit = StagedLayout::max_rows(gpu, format, 1536) as usize;
+        check(Case {
+            spare_rows: fit + 7,
+            ..case(format, 67, 1536, 1)
+        });
+        for prefill in PrefillShape::available(gpu, format) {
+            check(Case {
+                prefill,
+                ..case(format, 67, 1536, fit + 13)
+            });
+        }
+    }
+}
+
+#[test]
 fn prefill_steps_fit_the_staged_input_in_whole_token_groups() {
     let gpu = common::gpu();
     for format in WeightFormat::ALL {
         for cols in [64, 576, 1536, 4096] {
             let step = matmul::max_step_tokens(gpu, format, cols);
             let capacity = StagedLayout::max_rows(gpu, format, cols);
-            let group = PrefillShape::for_gpu(gpu, format).token_group();
+            let shape = PrefillShape::for_gpu(gpu, format);
+            let group = shape.token_group();
             let what = format!(
                 "{} cols={cols}: step {step}, capacity {capacity}, group {group}",
                 format.name()
             );
+            // Only row lanes on a CPU-type adapter read x through the uniform binding.
+            if shape == PrefillShape::TokenLanes || !gpu.is_software() {
+                assert_eq!(step, u32::MAX, "{what}");
+                continue;
+            }
             assert!(step >= 1 && step <= capacity.max(1), "{what}");
             if capacity >= group {
                 assert_eq!(step % group, 0, "{what}");

@@ -8,13 +8,13 @@ use shaderlm::kernels::{run, StageWriter, StagedLayout, WeightFormat};
 
 const TOLERANCE: f64 = 1e-5;
 
-/// RMSNorm of `rows` rows from `first_row`, staged as f32 (compared to 1e-5) or int8 (compared
-/// within what int8 quantization allows).
-fn check_rmsnorm(rows: usize, cols: usize, first_row: usize, int8: bool) {
+/// RMSNorm of `rows` rows from `first_row` of x, which holds `later_rows` more, staged as f32
+/// (compared to 1e-5) or int8 (compared within what int8 quantization allows).
+fn check_rmsnorm_in(rows: usize, cols: usize, first_row: usize, later_rows: usize, int8: bool) {
     let gpu = common::gpu();
     let seed = common::seed();
     let mut rng = common::rng(seed);
-    let x = random_vec(&mut rng, (first_row + rows) * cols, 3.0);
+    let x = random_vec(&mut rng, (first_row + rows + later_rows) * cols, 3.0);
     let weight = random_vec(&mut rng, cols, 2.0);
     let eps = 1e-5;
 
@@ -34,18 +34,20 @@ fn check_rmsnorm(rows: usize, cols: usize, first_row: usize, int8: bool) {
     };
     let (x_gpu, w_gpu) = (upload("x", &x), upload("weight", &weight));
     let inputs = NormInput::available(gpu, &x_gpu.buffer, &w_gpu.buffer);
-    if (first_row + rows) * cols * 4 <= 65536 {
+    if cols.next_multiple_of(4) * 4 <= 65536 {
         assert!(inputs.contains(&NormInput::Uniform), "{inputs:?}");
+        assert!(inputs.contains(&NormInput::Texture), "{inputs:?}");
     }
     // Every variant the adapter runs: the portable kernel and the subgroup twin, each
-    // reading from storage and (where the buffers fit) uniform bindings.
+    // reading from storage, uniform bindings (with the texture copy for rows past what a
+    // uniform binding holds) and the texture copy.
     let variants = StageWriter::available(gpu)
         .into_iter()
         .flat_map(|writer| inputs.iter().map(move |&input| (writer, input)));
     for (writer, input) in variants {
         let staged = layout.buffer(gpu, "staged").unwrap();
         staged.fill_f32(gpu, f32::NAN);
-        let mut arena = ParamArena::new(gpu, 1).unwrap();
+        let mut arena = ParamArena::new(gpu, 2).unwrap();
         let norm = RmsNorm::new(
             gpu,
             &mut arena,
@@ -72,7 +74,7 @@ fn check_rmsnorm(rows: usize, cols: usize, first_row: usize, int8: bool) {
             eps,
             int8,
             seed,
-            &format!("{writer:?}, {input:?} input"),
+            &format!("{writer:?}, {input:?} input, x of {} rows", x.len() / cols),
         );
     }
 }
@@ -90,7 +92,8 @@ fn check_staged_norm(
     seed: u64,
     variant: &str,
 ) {
-    let expected = reference::rmsnorm(&x[first_row * cols..], weight, cols, f64::from(eps));
+    let rows_normed = &x[first_row * cols..(first_row + rows) * cols];
+    let expected = reference::rmsnorm(rows_normed, weight, cols, f64::from(eps));
     let what =
         format!("rmsnorm ({variant}) rows={rows} cols={cols} first_row={first_row} int8={int8}");
     if int8 {
@@ -104,6 +107,10 @@ fn check_staged_norm(
             &what,
         );
     }
+}
+
+fn check_rmsnorm(rows: usize, cols: usize, first_row: usize, int8: bool) {
+    check_rmsnorm_in(rows, cols, first_row, 0, int8);
 }
 
 #[test]
@@ -132,6 +139,18 @@ fn rmsnorm_of_one_later_row() {
     // The final norm before the LM head normalises only the last token's row.
     check_rmsnorm(1, 576, 6, false);
     check_rmsnorm(1, 576, 6, true);
+}
+
+#[test]
+fn rmsnorm_of_rows_past_a_uniform_binding() {
+    // 64 KiB hold 28 rows of 576: a step of 40 rows, a later row past the first 28, and one
+    // row (a decode step) of a buffer larger than a uniform binding.
+    for int8 in [false, true] {
+        check_rmsnorm(40, 576, 0, int8);
+        check_rmsnorm(3, 576, 30, int8);
+        check_rmsnorm_in(1, 576, 0, 39, int8);
+        check_rmsnorm_in(2, 576, 26, 12, int8);
+    }
 }
 
 fn check_softmax(rows: usize, cols: usize, scale: f32) {
