@@ -148,8 +148,9 @@ pub enum XReader {
     /// offset is a per-lane gather, so this does an eighth of the gathers.
     Subgroup,
     /// The portable reader over a storage binding: the split decode's lanes read different
-    /// places of x. Not among [`Self::available`]: the split decode takes it whatever the
-    /// reader of the other entry points.
+    /// places of x, and a row-lanes prefill step (on a GPU) may outgrow a uniform binding.
+    /// Not among [`Self::available`]: those take it whatever the reader of the other entry
+    /// points.
     Storage,
     /// Every invocation loads what it uses from a texel-texture copy of the staged x
     /// (`shaders/staged_x_texture.wgsl`), made before each prefill dispatch: the token-lanes
@@ -365,16 +366,11 @@ impl MatMul {
             ..layout
         };
         let whole_x = x.buffer.as_entire_binding();
-        let uniform_x = || match std::num::NonZeroU64::new(uniform_layout.bytes()) {
-            Some(size) if uniform_layout.rows < layout.rows => {
-                wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-                    buffer: &x.buffer,
-                    offset: 0,
-                    size: Some(size),
-                })
-            }
-            _ => x.buffer.as_entire_binding(),
-        };
+        let uniform_x = wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+            buffer: &x.buffer,
+            offset: 0,
+            size: std::num::NonZeroU64::new(uniform_layout.bytes()),
+        });
         let (decode, decode_x) = if lanes > 1 {
             let preamble = preamble(w, &layout, XReader::Storage, workgroup, 1, lanes, false);
             (
@@ -386,7 +382,7 @@ impl MatMul {
             (gpu.pipeline(&source, &preamble, "decode")?, whole_x.clone())
         } else {
             let preamble = preamble(w, &uniform_layout, reader, workgroup, rows, 1, false);
-            (gpu.pipeline(&source, &preamble, "decode")?, uniform_x())
+            (gpu.pipeline(&source, &preamble, "decode")?, uniform_x)
         };
         if !prefill.runs_on(gpu, w.format) {
             return Err(Error::usage(format!(
