@@ -245,9 +245,17 @@ fn bench_attention(b: &Bench<'_>, shape: &Shape) {
         ("prefill", 512),
     ];
     for variant in AttentionVariant::available(b.gpu, &att_shape) {
-        for (kind, context) in cases {
+        // Prefill steps of the per-query kernel also write W_o's int8 staged input, as the
+        // forward pass has them do (where the kernel can stage).
+        let staged_too = variant.query_lanes && Attention::can_stage(variant.reduction, &att_shape);
+        let outputs: &[bool] = if staged_too { &[false, true] } else { &[false] };
+        let cases = cases
+            .iter()
+            .flat_map(|&case| outputs.iter().map(move |&staged| (case, staged)))
+            .filter(|&((kind, _), staged)| kind == "prefill" || !staged);
+        for ((kind, context), staged) in cases {
             let name = format!(
-                "attention {} {:?} split {}{} {kind} {context}",
+                "attention {} {:?} split {}{} {kind} {context}{}",
                 shape.model,
                 variant.reduction,
                 variant.key_split,
@@ -255,7 +263,8 @@ fn bench_attention(b: &Bench<'_>, shape: &Shape) {
                     " per-query"
                 } else {
                     ""
-                }
+                },
+                if staged { " staged int8" } else { "" }
             );
             if !b.wanted(&name) {
                 continue;
@@ -269,6 +278,10 @@ fn bench_attention(b: &Bench<'_>, shape: &Shape) {
             let q_len = (queries * q_stride) as usize;
             let q = StorageBuffer::from_slice(b.gpu, "q", &random(q_len, 7)).expect("q");
             let out = StorageBuffer::new(b.gpu, "out", q_len as u64 * 4).expect("out");
+            let staged_layout = StagedLayout::for_format(WeightFormat::Q8_0, q_stride, queries);
+            let staged_out = staged_layout
+                .buffer(b.gpu, "staged out")
+                .expect("staged out");
             let table = StorageBuffer::from_slice(
                 b.gpu,
                 "table",
@@ -290,7 +303,11 @@ fn bench_attention(b: &Bench<'_>, shape: &Shape) {
                         &k,
                         &v,
                         &table,
-                        AttentionOutput::Rows(&out.buffer),
+                        if staged {
+                            AttentionOutput::Staged(&staged_out, staged_layout)
+                        } else {
+                            AttentionOutput::Rows(&out.buffer)
+                        },
                         att_shape,
                         variant,
                     )
