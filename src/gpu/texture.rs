@@ -183,6 +183,10 @@ impl TexelTexture {
     }
 }
 
+/// The binding of a texel copy in the kernels that read one in place of a buffer (the
+/// per-query attention, the KV-cache write).
+pub const COPY_BINDING: u32 = 10;
+
 /// A buffer and the texel texture kernels read it from (`Gpu::texel_copy`: one texture per
 /// buffer and width, shared by every kernel that copies that buffer). On CPU-type adapters a
 /// gather from a texture costs a fraction of a storage load at per-lane addresses.
@@ -203,6 +207,28 @@ impl TexelCopy {
     /// The texture as a binding resource.
     pub fn binding(&self) -> wgpu::BindingResource<'_> {
         wgpu::BindingResource::TextureView(&self.texture.view)
+    }
+
+    /// `resources` with the buffer at `binding` replaced by this copy at binding
+    /// [`COPY_BINDING`], for a kernel entry point that reads the copy instead.
+    pub fn in_place_of<'a>(
+        &'a self,
+        binding: u32,
+        resources: &[(u32, wgpu::BindingResource<'a>)],
+    ) -> Vec<(u32, wgpu::BindingResource<'a>)> {
+        std::iter::once((COPY_BINDING, self.binding()))
+            .chain(resources.iter().filter(|(b, _)| *b != binding).cloned())
+            .collect()
+    }
+
+    /// What a shader reading the copy needs before its reader: TEXTURE_WIDTH (this
+    /// texture's) and formats.wgsl's `texel_at`.
+    pub fn reader_preamble(&self) -> String {
+        format!(
+            "const TEXTURE_WIDTH: u32 = {}u;\n{}",
+            self.texture.texture.width(),
+            crate::shader!("formats").wgsl
+        )
     }
 
     /// Records the copy of the buffer's first `texels` texels, before the dispatch that

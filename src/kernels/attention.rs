@@ -342,14 +342,8 @@ impl Attention {
             );
             let pipeline = gpu.pipeline(&shader!("attention_queries"), &preamble, "main")?;
             let q_copy = gpu.texel_copy("query texels", q, TexelTexture::width(gpu))?;
-            // The kernel reads q from the copy (binding 10), not from binding 1.
-            let resources = [
-                (10, q_copy.binding()),
-                resources[1].clone(),
-                resources[2].clone(),
-                resources[3].clone(),
-                resources[4].clone(),
-            ];
+            // The kernel reads q from the copy, not from binding 1.
+            let resources = q_copy.in_place_of(1, &resources);
             let bound = Bound::new(
                 gpu,
                 arena,

@@ -43,9 +43,11 @@ impl KvWriteInput {
         k_offset: u32,
         v_offset: u32,
     ) -> KvWriteInput {
-        let all = Self::available(shape, src_stride, k_offset, v_offset);
-        if gpu.is_software() {
-            all[all.len() - 1]
+        let texture = KvWriteInput::Texture;
+        if gpu.is_software()
+            && Self::available(shape, src_stride, k_offset, v_offset).contains(&texture)
+        {
+            texture
         } else {
             KvWriteInput::Storage
         }
@@ -114,12 +116,7 @@ impl KvWrite {
             KvWriteInput::Texture => {
                 let pipeline = gpu.pipeline(&shader!("kv_write"), &preamble, "main_texels")?;
                 let copy = gpu.texel_copy("query texels", src, TexelTexture::width(gpu))?;
-                let resources = [
-                    (10, copy.binding()),
-                    resources[1].clone(),
-                    resources[2].clone(),
-                    resources[3].clone(),
-                ];
+                let resources = copy.in_place_of(1, &resources);
                 let bound = Bound::new(gpu, arena, &pipeline, "kv_write", bytes, &resources)?;
                 Some((bound, copy))
             }

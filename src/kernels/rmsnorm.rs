@@ -3,8 +3,7 @@
 use super::staging::{StageWriter, StagedLayout};
 use crate::error::{Error, Result};
 use crate::gpu::{
-    kernel::buffers, kernel::grid, Bound, Gpu, ParamArena, Recorder, StorageBuffer, TexelCopy,
-    TexelTexture,
+    kernel::grid, Bound, Gpu, ParamArena, Recorder, StorageBuffer, TexelCopy, TexelTexture,
 };
 use crate::shader;
 
@@ -77,10 +76,10 @@ fn fits_uniform(gpu: &Gpu, buffer: &wgpu::Buffer) -> bool {
 /// `staged[r] = rmsnorm(x[first_row + r]) * weight` for rows of `layout.cols` floats.
 pub struct RmsNorm {
     /// The kernel reading x through a binding, with the rows of x that binding reaches
-    /// (storage: all; uniform: those that fit).
+    /// (storage: all; uniform: those that fit; none with the texture input).
     bound_x: Option<(Bound, u32)>,
-    /// The kernel reading the texel copy of x, and the copy: for `NormInput::Texture`, and
-    /// for calls reaching past the uniform binding.
+    /// The kernel reading the texel copy of x, and the copy: wherever `bound_x` does not
+    /// reach every row of x.
     texture_x: Option<(Bound, TexelCopy)>,
     cols: u32,
     eps: f32,
@@ -109,6 +108,13 @@ impl RmsNorm {
         }
         let row_bytes = u64::from(layout.cols) * 4;
         let x_rows = (x.size() / row_bytes) as u32;
+        if x_rows == 0 {
+            return Err(Error::usage(format!(
+                "rmsnorm: x of {} bytes holds no row of {} floats",
+                x.size(),
+                layout.cols
+            )));
+        }
         let weight_reader = || {
             format!(
                 "const WEIGHT_TEXELS: u32 = {}u;\n{}",
@@ -121,7 +127,7 @@ impl RmsNorm {
                 gpu,
                 arena,
                 reader,
-                vec![(1, x_binding), (2, weight.as_entire_binding())],
+                [(1, x_binding), (2, weight.as_entire_binding())],
                 staged,
                 layout,
                 writer,
@@ -129,16 +135,8 @@ impl RmsNorm {
         };
         let bound_x = match input {
             NormInput::Storage => {
-                let bound = Self::bind(
-                    gpu,
-                    arena,
-                    shader!("norm_input_storage").wgsl,
-                    buffers(&[x, weight]),
-                    staged,
-                    layout,
-                    writer,
-                )?;
-                Some((bound, u32::MAX))
+                let reader = shader!("norm_input_storage").wgsl;
+                Some((bind(arena, reader, x.as_entire_binding())?, x_rows))
             }
             NormInput::Uniform => {
                 // As many whole rows as a uniform binding holds, in whole vec4s.
@@ -165,13 +163,14 @@ impl RmsNorm {
             }
             NormInput::Texture => None,
         };
+        // Rows past what the binding reaches (all of them for the texture input) read the
+        // texel copy.
         let reach = bound_x.as_ref().map_or(0, |(_, rows)| *rows);
-        let texture_x = if input != NormInput::Storage && reach < x_rows {
-            let width = TexelTexture::width(gpu);
-            let copy = gpu.texel_copy("residual texels", x, width)?;
+        let texture_x = if reach < x_rows {
+            let copy = gpu.texel_copy("residual texels", x, TexelTexture::width(gpu))?;
             let reader = format!(
-                "const TEXTURE_WIDTH: u32 = {width}u;\n{}{}{}",
-                shader!("formats").wgsl,
+                "{}{}{}",
+                copy.reader_preamble(),
                 shader!("norm_x_texture").wgsl,
                 weight_reader()
             );
@@ -194,7 +193,7 @@ impl RmsNorm {
         gpu: &Gpu,
         arena: &mut ParamArena,
         reader: &str,
-        mut inputs: Vec<(u32, wgpu::BindingResource<'a>)>,
+        inputs: [(u32, wgpu::BindingResource<'a>); 2],
         staged: &'a StorageBuffer,
         layout: StagedLayout,
         writer: StageWriter,
@@ -211,29 +210,30 @@ impl RmsNorm {
             layout.producer_preamble(writer),
         );
         let pipeline = gpu.pipeline(&source, &preamble, "main")?;
-        inputs.push((9, staged.binding()));
+        let [x, weight] = inputs;
         Bound::new(
             gpu,
             arena,
             &pipeline,
             "rmsnorm",
             std::mem::size_of::<Params>(),
-            &inputs,
+            &[x, weight, (9, staged.binding())],
         )
     }
 
     /// Normalises `rows` rows of x starting at `first_row` into staged rows 0..rows.
     pub fn encode(&self, rec: &mut Recorder<'_>, rows: u32, first_row: u32) {
         let end = first_row + rows;
+        // The binding where it reaches the call's rows, else the copy. (The constructor
+        // gives the copy wherever the binding does not reach all of x.)
         let bound = match (&self.bound_x, &self.texture_x) {
             (Some((bound, reach)), _) if end <= *reach => bound,
             (_, Some((bound, copy))) => {
                 copy.record(rec, (u64::from(end) * u64::from(self.cols)).div_ceil(4));
                 bound
             }
-            // The constructor gives every input a reader for every row of x.
             (Some((bound, _)), None) => bound,
-            (None, None) => unreachable!("rmsnorm without a reader"),
+            (None, None) => unreachable!("rmsnorm without a reader of x"),
         };
         let params = Params {
             rows,

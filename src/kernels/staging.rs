@@ -154,7 +154,7 @@ impl StagedLayout {
             4 * (q + s)
         } else {
             // Whole pairs of vec4s: an f16 texel holds 8 weights, and the f16 matmul reads
-            // x for all 8 (the padding, never written, stays zero).
+            // x for all 8 (the writers write the padding as zeros: `units`).
             8 * self.cols.div_ceil(8)
         }
     }

@@ -84,11 +84,10 @@ impl SwiGlu {
         let texture = match input {
             SwiGluInput::Storage => None,
             SwiGluInput::Texture => {
-                let width = TexelTexture::width(gpu);
-                let copy = gpu.texel_copy("gate_up texels", gate_up, width)?;
+                let copy = gpu.texel_copy("gate_up texels", gate_up, TexelTexture::width(gpu))?;
                 let reader = format!(
-                    "const TEXTURE_WIDTH: u32 = {width}u;\n{}{}",
-                    shader!("formats").wgsl,
+                    "{}{}",
+                    copy.reader_preamble(),
                     shader!("swiglu_input_texture").wgsl
                 );
                 let bound =
