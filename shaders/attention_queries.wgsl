@@ -4,7 +4,8 @@
 // The per-key kernels (attention.wgsl, subgroup/attention.wgsl) spread one query's head
 // over the lanes, so every score needs a reduction across lanes and every key an online-
 // softmax update that only one lane's worth of work justifies. Here lane l of a workgroup
-// takes query l of a run of WG consecutive queries, for one query head: a score is a
+// takes query l of a run of WG consecutive queries, for GROUP query heads of one KV group
+// (each key and value texel is loaded and handed round once for all of them): a score is a
 // plain dot product within the lane, and the softmax of WG queries is one vector operation.
 // Keys go in rounds of ROUND = 4 (the components of a vec4): their scores first, then the
 // running sums rescaled to the round's maximum and the round's values added, in one pass
@@ -19,7 +20,7 @@
 // `out_head`: attention_queries_rows.wgsl writes f32 rows, attention_queries_staged.wgsl
 // the staged input of the output projection.
 // The Rust owner (src/kernels/attention.rs) prepends rope.wgsl, attention_inputs.wgsl,
-// TEXTURE_WIDTH, HEAD_TEXELS and WG (8), and one of those writers.
+// TEXTURE_WIDTH, HEAD_TEXELS, WG (8) and GROUP, and one of those writers.
 
 const ROUND: u32 = 4u;  // keys per round: the vec4s of the main loop
 // Texels of half a head (head_dim a multiple of 8: the owner checks).
@@ -36,9 +37,12 @@ const PADDED_TEXELS: u32 = LANE_TEXELS * WG;
 
 // The head being written, normalized (read by write_head).
 var<private> out_head: array<vec4<f32>, HEAD_TEXELS>;
-// This lane's query head (rotated, pre-scaled, zero-padded) and its running sum of values.
-var<private> qv: array<vec4<f32>, PADDED_TEXELS>;
-var<private> acc: array<vec4<f32>, PADDED_TEXELS>;
+// This lane's query in each of the workgroup's GROUP (1 to 4) heads of one KV group
+// (rotated, pre-scaled, zero-padded) and their running sums of values. Heads are indexed by
+// constants only (code for heads past GROUP is compiled out): a loop over the heads made
+// every access an indexed one, 3-4x slower on lavapipe.
+var<private> qv: array<array<vec4<f32>, PADDED_TEXELS>, 4>;
+var<private> acc: array<array<vec4<f32>, PADDED_TEXELS>, 4>;
 
 // Texel lane + i * WG of the head in `row`, zero past the head: the lane's share of a
 // key's (or value's) texels, which subgroupBroadcast hands round.
@@ -50,57 +54,98 @@ fn lane_texel(cache: texture_storage_2d<rgba32uint, read>, row: u32, kv_head: u3
     return vec4<f32>(0.0);
 }
 
-// This lane's query against the key in `row`. (subgroupBroadcast takes constant lanes: one
-// term per lane of WG = 8.)
-fn key_score(row: u32, kv_head: u32, lane: u32) -> f32 {
-    var s = vec4<f32>(0.0);
-    for (var i = 0u; i < LANE_TEXELS; i++) {
-        let k = lane_texel(k_cache, row, kv_head, lane, i);
-        let c = i * WG;
-        s += qv[c] * subgroupBroadcast(k, 0u) + qv[c + 1u] * subgroupBroadcast(k, 1u)
-           + qv[c + 2u] * subgroupBroadcast(k, 2u) + qv[c + 3u] * subgroupBroadcast(k, 3u)
-           + qv[c + 4u] * subgroupBroadcast(k, 4u) + qv[c + 5u] * subgroupBroadcast(k, 5u)
-           + qv[c + 6u] * subgroupBroadcast(k, 6u) + qv[c + 7u] * subgroupBroadcast(k, 7u);
-    }
-    return (s.x + s.y) + (s.z + s.w);
+// Head h's query texels c..c + 7 against the 8 key texels k.
+fn head_dot(h: u32, c: u32, k: array<vec4<f32>, 8>) -> vec4<f32> {
+    return qv[h][c] * k[0] + qv[h][c + 1u] * k[1] + qv[h][c + 2u] * k[2] + qv[h][c + 3u] * k[3]
+         + qv[h][c + 4u] * k[4] + qv[h][c + 5u] * k[5] + qv[h][c + 6u] * k[6] + qv[h][c + 7u] * k[7];
 }
 
-// acc = acc * correction + the round's values weighted by `w`, the values' texels loaded
-// once for the round (every lane its share) and acc written once per round.
-fn add_values(rows: vec4<u32>, w: vec4<f32>, correction: f32, kv_head: u32, lane: u32) {
-    for (var i = 0u; i < LANE_TEXELS; i++) {
-        let v0 = lane_texel(v_cache, rows.x, kv_head, lane, i);
-        let v1 = lane_texel(v_cache, rows.y, kv_head, lane, i);
-        let v2 = lane_texel(v_cache, rows.z, kv_head, lane, i);
-        let v3 = lane_texel(v_cache, rows.w, kv_head, lane, i);
-        let c = i * WG;
-        acc[c] = acc[c] * correction + w.x * subgroupBroadcast(v0, 0u) + w.y * subgroupBroadcast(v1, 0u) + w.z * subgroupBroadcast(v2, 0u) + w.w * subgroupBroadcast(v3, 0u);
-        acc[c + 1u] = acc[c + 1u] * correction + w.x * subgroupBroadcast(v0, 1u) + w.y * subgroupBroadcast(v1, 1u) + w.z * subgroupBroadcast(v2, 1u) + w.w * subgroupBroadcast(v3, 1u);
-        acc[c + 2u] = acc[c + 2u] * correction + w.x * subgroupBroadcast(v0, 2u) + w.y * subgroupBroadcast(v1, 2u) + w.z * subgroupBroadcast(v2, 2u) + w.w * subgroupBroadcast(v3, 2u);
-        acc[c + 3u] = acc[c + 3u] * correction + w.x * subgroupBroadcast(v0, 3u) + w.y * subgroupBroadcast(v1, 3u) + w.z * subgroupBroadcast(v2, 3u) + w.w * subgroupBroadcast(v3, 3u);
-        acc[c + 4u] = acc[c + 4u] * correction + w.x * subgroupBroadcast(v0, 4u) + w.y * subgroupBroadcast(v1, 4u) + w.z * subgroupBroadcast(v2, 4u) + w.w * subgroupBroadcast(v3, 4u);
-        acc[c + 5u] = acc[c + 5u] * correction + w.x * subgroupBroadcast(v0, 5u) + w.y * subgroupBroadcast(v1, 5u) + w.z * subgroupBroadcast(v2, 5u) + w.w * subgroupBroadcast(v3, 5u);
-        acc[c + 6u] = acc[c + 6u] * correction + w.x * subgroupBroadcast(v0, 6u) + w.y * subgroupBroadcast(v1, 6u) + w.z * subgroupBroadcast(v2, 6u) + w.w * subgroupBroadcast(v3, 6u);
-        acc[c + 7u] = acc[c + 7u] * correction + w.x * subgroupBroadcast(v0, 7u) + w.y * subgroupBroadcast(v1, 7u) + w.z * subgroupBroadcast(v2, 7u) + w.w * subgroupBroadcast(v3, 7u);
-    }
+fn sum4(v: vec4<f32>) -> f32 {
+    return (v.x + v.y) + (v.z + v.w);
 }
 
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>,
-        @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-    let item = wid.x + wid.y * nwg.x;
-    let first_query = (item / p.n_heads) * WG;
-    if (first_query >= p.n_tokens) {
-        return;
-    }
-    let head = item % p.n_heads;
-    let kv_head = head / (p.n_heads / p.n_kv_heads);
-    // Lanes past the last query repeat it and write nothing.
-    let t = min(first_query + lid, p.n_tokens - 1u);
+// This lane's queries against the key in `row`, one score per head of the group (component
+// h), the key's texels loaded and handed round once for all of them. (subgroupBroadcast
+// takes constant lanes: one term per lane of WG = 8.)
+fn key_scores(row: u32, kv_head: u32, lane: u32) -> vec4<f32> {
+    var s = array<vec4<f32>, 4>();
+    // The lane's texels written out (LANE_TEXELS of at most 8): a loop would leave the
+    // indices into qv dynamic once its body grows with GROUP, and lavapipe then reads qv
+    // through scratch memory (3x slower).
+    if (LANE_TEXELS > 0u) { add_key_texel(&s, 0u, row, kv_head, lane); }
+    if (LANE_TEXELS > 1u) { add_key_texel(&s, 1u, row, kv_head, lane); }
+    if (LANE_TEXELS > 2u) { add_key_texel(&s, 2u, row, kv_head, lane); }
+    if (LANE_TEXELS > 3u) { add_key_texel(&s, 3u, row, kv_head, lane); }
+    if (LANE_TEXELS > 4u) { add_key_texel(&s, 4u, row, kv_head, lane); }
+    if (LANE_TEXELS > 5u) { add_key_texel(&s, 5u, row, kv_head, lane); }
+    if (LANE_TEXELS > 6u) { add_key_texel(&s, 6u, row, kv_head, lane); }
+    if (LANE_TEXELS > 7u) { add_key_texel(&s, 7u, row, kv_head, lane); }
+    return vec4<f32>(sum4(s[0]), sum4(s[1]), sum4(s[2]), sum4(s[3]));
+}
 
-    // This lane's query head from the texture copy of q, rotated and pre-scaled: element d
-    // pairs with d + head_dim / 2, so texel c pairs with texel c + HALF_TEXELS.
+// Texel lane + i * WG of the key in `row`, handed round: every head's partial score.
+fn add_key_texel(s: ptr<function, array<vec4<f32>, 4>>, i: u32, row: u32, kv_head: u32, lane: u32) {
+    let t = lane_texel(k_cache, row, kv_head, lane, i);
+    let k = array<vec4<f32>, 8>(subgroupBroadcast(t, 0u), subgroupBroadcast(t, 1u),
+                                subgroupBroadcast(t, 2u), subgroupBroadcast(t, 3u),
+                                subgroupBroadcast(t, 4u), subgroupBroadcast(t, 5u),
+                                subgroupBroadcast(t, 6u), subgroupBroadcast(t, 7u));
+    let c = i * WG;
+    (*s)[0] += head_dot(0u, c, k);
+    if (GROUP > 1u) { (*s)[1] += head_dot(1u, c, k); }
+    if (GROUP > 2u) { (*s)[2] += head_dot(2u, c, k); }
+    if (GROUP > 3u) { (*s)[3] += head_dot(3u, c, k); }
+}
+
+// acc[h][c] = acc[h][c] * correction + the round's four values v of texel c weighted by w.
+fn add_head(h: u32, c: u32, v: array<vec4<f32>, 4>, w: vec4<f32>, correction: f32) {
+    acc[h][c] = acc[h][c] * correction + w.x * v[0] + w.y * v[1] + w.z * v[2] + w.w * v[3];
+}
+
+// Texel c of every head's acc: rescaled and the round's four values v added, head h with
+// weights w[h] (its four keys) and correction[h].
+fn add_texel(c: u32, v: array<vec4<f32>, 4>, w: array<vec4<f32>, 4>, correction: vec4<f32>) {
+    add_head(0u, c, v, w[0], correction.x);
+    if (GROUP > 1u) { add_head(1u, c, v, w[1], correction.y); }
+    if (GROUP > 2u) { add_head(2u, c, v, w[2], correction.z); }
+    if (GROUP > 3u) { add_head(3u, c, v, w[3], correction.w); }
+}
+
+// acc = acc * correction + the round's values weighted by `w` (w[h]: head h's weights of the
+// round's four keys), the values' texels loaded and handed round once for the round and
+// the group, and acc written once per round.
+fn add_values(rows: vec4<u32>, w: array<vec4<f32>, 4>, correction: vec4<f32>, kv_head: u32, lane: u32) {
+    // Written out, as in key_scores.
+    if (LANE_TEXELS > 0u) { add_value_texels(rows, 0u, w, correction, kv_head, lane); }
+    if (LANE_TEXELS > 1u) { add_value_texels(rows, 1u, w, correction, kv_head, lane); }
+    if (LANE_TEXELS > 2u) { add_value_texels(rows, 2u, w, correction, kv_head, lane); }
+    if (LANE_TEXELS > 3u) { add_value_texels(rows, 3u, w, correction, kv_head, lane); }
+    if (LANE_TEXELS > 4u) { add_value_texels(rows, 4u, w, correction, kv_head, lane); }
+    if (LANE_TEXELS > 5u) { add_value_texels(rows, 5u, w, correction, kv_head, lane); }
+    if (LANE_TEXELS > 6u) { add_value_texels(rows, 6u, w, correction, kv_head, lane); }
+    if (LANE_TEXELS > 7u) { add_value_texels(rows, 7u, w, correction, kv_head, lane); }
+}
+
+// Texel lane + i * WG of the round's four values, handed round into every head's acc.
+fn add_value_texels(rows: vec4<u32>, i: u32, w: array<vec4<f32>, 4>, correction: vec4<f32>, kv_head: u32, lane: u32) {
+    let v0 = lane_texel(v_cache, rows.x, kv_head, lane, i);
+    let v1 = lane_texel(v_cache, rows.y, kv_head, lane, i);
+    let v2 = lane_texel(v_cache, rows.z, kv_head, lane, i);
+    let v3 = lane_texel(v_cache, rows.w, kv_head, lane, i);
+    let c = i * WG;
+    add_texel(c + 0u, array(subgroupBroadcast(v0, 0u), subgroupBroadcast(v1, 0u), subgroupBroadcast(v2, 0u), subgroupBroadcast(v3, 0u)), w, correction);
+    add_texel(c + 1u, array(subgroupBroadcast(v0, 1u), subgroupBroadcast(v1, 1u), subgroupBroadcast(v2, 1u), subgroupBroadcast(v3, 1u)), w, correction);
+    add_texel(c + 2u, array(subgroupBroadcast(v0, 2u), subgroupBroadcast(v1, 2u), subgroupBroadcast(v2, 2u), subgroupBroadcast(v3, 2u)), w, correction);
+    add_texel(c + 3u, array(subgroupBroadcast(v0, 3u), subgroupBroadcast(v1, 3u), subgroupBroadcast(v2, 3u), subgroupBroadcast(v3, 3u)), w, correction);
+    add_texel(c + 4u, array(subgroupBroadcast(v0, 4u), subgroupBroadcast(v1, 4u), subgroupBroadcast(v2, 4u), subgroupBroadcast(v3, 4u)), w, correction);
+    add_texel(c + 5u, array(subgroupBroadcast(v0, 5u), subgroupBroadcast(v1, 5u), subgroupBroadcast(v2, 5u), subgroupBroadcast(v3, 5u)), w, correction);
+    add_texel(c + 6u, array(subgroupBroadcast(v0, 6u), subgroupBroadcast(v1, 6u), subgroupBroadcast(v2, 6u), subgroupBroadcast(v3, 6u)), w, correction);
+    add_texel(c + 7u, array(subgroupBroadcast(v0, 7u), subgroupBroadcast(v1, 7u), subgroupBroadcast(v2, 7u), subgroupBroadcast(v3, 7u)), w, correction);
+}
+
+// Head h's query of token t from the texture copy of q, rotated and pre-scaled: element d
+// pairs with d + head_dim / 2, so texel c pairs with texel c + HALF_TEXELS.
+fn load_query(h: u32, t: u32, head: u32) {
     let first_texel = (t * p.q_stride + head * p.head_dim) / 4u;
     var raw: array<vec4<f32>, HEAD_TEXELS>;
     for (var c = 0u; c < HEAD_TEXELS; c++) {
@@ -115,35 +160,72 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
         let sines = vec4<f32>(cs[0].y, cs[1].y, cs[2].y, cs[3].y);
         let x = raw[c];
         let partner = raw[c + HALF_TEXELS];
-        qv[c] = (x * cosines - partner * sines) * p.scale;
-        qv[c + HALF_TEXELS] = (partner * cosines + x * sines) * p.scale;
+        qv[h][c] = (x * cosines - partner * sines) * p.scale;
+        qv[h][c + HALF_TEXELS] = (partner * cosines + x * sines) * p.scale;
     }
+}
+
+// Head h's output, normalized by its running sum.
+fn write_query(h: u32, t: u32, head: u32, running_sum: f32) {
+    for (var c = 0u; c < HEAD_TEXELS; c++) {
+        out_head[c] = acc[h][c] / running_sum;
+    }
+    write_head(t, head);
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>,
+        @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+    let item = wid.x + wid.y * nwg.x;
+    let head_groups = p.n_heads / GROUP;
+    let first_query = (item / head_groups) * WG;
+    if (first_query >= p.n_tokens) {
+        return;
+    }
+    let head = (item % head_groups) * GROUP;
+    let kv_head = head / (p.n_heads / p.n_kv_heads);
+    // Lanes past the last query repeat it and write nothing.
+    let t = min(first_query + lid, p.n_tokens - 1u);
+    load_query(0u, t, head);
+    if (GROUP > 1u) { load_query(1u, t, head + 1u); }
+    if (GROUP > 2u) { load_query(2u, t, head + 2u); }
+    if (GROUP > 3u) { load_query(3u, t, head + 3u); }
 
     // Every lane walks the keys of the run's last query; its own are the first `visible`.
+    // Scores, maxima and sums hold one head per component (those past GROUP stay finite
+    // and unused).
     let n_keys = p.start_pos + min(first_query + WG, p.n_tokens);
     let visible = p.start_pos + t + 1u;
-    var running_max = NEG_INF;
-    var running_sum = 0.0;
+    var running_max = vec4<f32>(NEG_INF);
+    var running_sum = vec4<f32>(0.0);
     for (var first_key = 0u; first_key < n_keys; first_key += ROUND) {
         let keys = vec4<u32>(first_key) + vec4<u32>(0u, 1u, 2u, 3u);
         let rows = p.first_row + min(keys, vec4<u32>(n_keys - 1u));
         let mine = keys < vec4<u32>(visible);
-        let score = select(vec4<f32>(NEG_INF),
-                           vec4<f32>(key_score(rows.x, kv_head, lid), key_score(rows.y, kv_head, lid),
-                                     key_score(rows.z, kv_head, lid), key_score(rows.w, kv_head, lid)),
-                           mine);
-        let round_max = max(running_max, max(max(score.x, score.y), max(score.z, score.w)));
+        // Key j's scores, one head per component.
+        let s0 = select(vec4<f32>(NEG_INF), key_scores(rows.x, kv_head, lid), mine.x);
+        let s1 = select(vec4<f32>(NEG_INF), key_scores(rows.y, kv_head, lid), mine.y);
+        let s2 = select(vec4<f32>(NEG_INF), key_scores(rows.z, kv_head, lid), mine.z);
+        let s3 = select(vec4<f32>(NEG_INF), key_scores(rows.w, kv_head, lid), mine.w);
+        let round_max = max(running_max, max(max(s0, s1), max(s2, s3)));
         let correction = exp(running_max - round_max);
-        let w = select(vec4<f32>(0.0), exp(score - vec4<f32>(round_max)), mine);
-        running_sum = running_sum * correction + (w.x + w.y) + (w.z + w.w);
+        let w0 = select(vec4<f32>(0.0), exp(s0 - round_max), mine.x);
+        let w1 = select(vec4<f32>(0.0), exp(s1 - round_max), mine.y);
+        let w2 = select(vec4<f32>(0.0), exp(s2 - round_max), mine.z);
+        let w3 = select(vec4<f32>(0.0), exp(s3 - round_max), mine.w);
+        running_sum = running_sum * correction + (w0 + w1) + (w2 + w3);
+        // Per head: its weights of the round's four keys.
+        let w = array<vec4<f32>, 4>(vec4<f32>(w0.x, w1.x, w2.x, w3.x), vec4<f32>(w0.y, w1.y, w2.y, w3.y),
+                                    vec4<f32>(w0.z, w1.z, w2.z, w3.z), vec4<f32>(w0.w, w1.w, w2.w, w3.w));
         add_values(rows, w, correction, kv_head, lid);
         running_max = round_max;
     }
 
     if (first_query + lid < p.n_tokens) {
-        for (var c = 0u; c < HEAD_TEXELS; c++) {
-            out_head[c] = acc[c] / running_sum;
-        }
-        write_head(t, head);
+        write_query(0u, t, head, running_sum.x);
+        if (GROUP > 1u) { write_query(1u, t, head + 1u, running_sum.y); }
+        if (GROUP > 2u) { write_query(2u, t, head + 2u, running_sum.z); }
+        if (GROUP > 3u) { write_query(3u, t, head + 3u, running_sum.w); }
     }
 }

@@ -29,38 +29,45 @@ fn stage_q8_block(t: u32, b: u32) {
 }
 
 // The same for a block whose 32 values the caller holds (value k at values[k / 4][k % 4]).
+// Vector operations over the 8 vec4s and no branches: on a CPU-type adapter a branch on
+// per-lane data is a masked blend of every variable it writes.
 fn stage_q8_values(t: u32, b: u32, values: array<vec4<f32>, 8>) {
-    // One pass finds the largest magnitude (the outlier) and the second largest (amax).
-    var top = 0u;
-    var top_abs = -1.0;
-    var top_value = 0.0;
-    var amax = 0.0;
-    for (var k = 0u; k < 32u; k++) {
-        let v = values[k / 4u][k % 4u];
-        let a = abs(v);
-        if (a > top_abs) {
-            amax = max(amax, top_abs);
-            top_abs = a;
-            top = k;
-            top_value = v;
-        } else {
-            amax = max(amax, a);
-        }
+    // The largest magnitude (the outlier), the first index holding it, and the largest
+    // magnitude of the others (amax).
+    var m = vec4<f32>(0.0);
+    for (var i = 0u; i < 8u; i++) {
+        m = max(m, abs(values[i]));
     }
+    let top_abs = max(max(m.x, m.y), max(m.z, m.w));
+    var top = 0u;
+    for (var i = 7; i >= 0; i--) {
+        let hit = abs(values[i]) == vec4<f32>(top_abs);
+        let k = 4u * u32(i);
+        top = select(top, k + 3u, hit.w);
+        top = select(top, k + 2u, hit.z);
+        top = select(top, k + 1u, hit.y);
+        top = select(top, k, hit.x);
+    }
+    let lanes = vec4<u32>(0u, 1u, 2u, 3u);
+    var others = vec4<f32>(0.0);
+    for (var i = 0u; i < 8u; i++) {
+        let is_top = vec4<u32>(4u * i) + lanes == vec4<u32>(top);
+        others = max(others, select(abs(values[i]), vec4<f32>(0.0), is_top));
+    }
+    let amax = max(max(others.x, others.y), max(others.z, others.w));
     let s = amax / 127.0;
     let inv = select(0.0, 1.0 / s, s > 0.0);
     let row = t * STAGE_ROW_WORDS;
-    var sum = 0;
+    var sums = vec4<i32>(0);
     for (var w = 0u; w < 8u; w++) {
-        var word = 0u;
-        for (var j = 0u; j < 4u; j++) {
-            let k = w * 4u + j;
-            let q = select(i32(round(values[w][j] * inv)), 0, k == top);
-            sum += q;
-            word |= (u32(q) & 0xFFu) << (8u * j);
-        }
-        staged[row + b * 8u + w] = word;
+        let is_top = vec4<u32>(4u * w) + lanes == vec4<u32>(top);
+        let q = select(vec4<i32>(round(values[w] * inv)), vec4<i32>(0), is_top);
+        sums += q;
+        let bytes = (bitcast<vec4<u32>>(q) & vec4<u32>(0xFFu)) << (8u * lanes);
+        staged[row + b * 8u + w] = (bytes.x | bytes.y) | (bytes.z | bytes.w);
     }
+    let sum = (sums.x + sums.y) + (sums.z + sums.w);
+    let top_value = values[top / 4u][top % 4u];
     let at = row + STAGE_SCALES + 4u * b;
     staged[at] = bitcast<u32>(s);
     staged[at + 1u] = bitcast<u32>(s * f32(sum));

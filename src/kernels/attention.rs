@@ -90,6 +90,13 @@ pub struct AttentionShape {
     pub out_stride: u32,
 }
 
+impl AttentionShape {
+    /// Query heads per KV head.
+    fn group(&self) -> u32 {
+        self.n_heads / self.cache.n_kv_heads.max(1)
+    }
+}
+
 /// Where attention writes its output.
 #[derive(Clone, Copy)]
 pub enum AttentionOutput<'a> {
@@ -135,12 +142,13 @@ impl AttentionVariant {
     }
 
     /// The per-query kernel hands key texels round with subgroupBroadcast across its
-    /// QUERY_LANES lanes, and reads query heads as whole texels (rows of q and halves of a
-    /// head whole vec4s).
+    /// QUERY_LANES lanes, and reads and writes heads as whole texels (rows of q and of the
+    /// output, and halves of a head, whole vec4s).
     fn can_run_per_query(reduction: Reduction, shape: &AttentionShape) -> bool {
         matches!(reduction, Reduction::Subgroup(size) if size >= QUERY_LANES)
             && shape.cache.head_dim.is_multiple_of(8)
             && shape.q_stride.is_multiple_of(4)
+            && shape.out_stride.is_multiple_of(4)
     }
 
     /// Every variant this adapter can run for `shape` (tests check each): the portable
@@ -199,14 +207,33 @@ impl AttentionVariant {
 /// Query heads one workgroup computes: the subgroup kernel takes up to 4 query heads of one
 /// KV group (they share every load of the cache); the portable one takes one.
 fn heads_per_workgroup(reduction: Reduction, shape: &AttentionShape) -> u32 {
-    let group = shape.n_heads / shape.cache.n_kv_heads.max(1);
     match reduction {
         Reduction::Workgroup => 1,
-        Reduction::Subgroup(_) => (1..=group.min(4))
-            .rev()
-            .find(|h| group.is_multiple_of(*h))
-            .unwrap_or(1),
+        Reduction::Subgroup(_) => largest_divisor_up_to(shape.group(), 4),
     }
+}
+
+/// Query heads of one KV group a workgroup of the per-query kernel takes (`GROUP`), sharing
+/// every load of a key and value (SmolLM2, 3 heads, a prefill of 512 tokens writing W_o's
+/// int8 input, medians of 6 interleaved rounds: 23 -> 16 ms a layer). Its code is written out per head and per lane texel (indices into private
+/// arrays must be constants on lavapipe), and the shader's compile time grows with both:
+/// at most 8 (head, lane texel) pairs.
+fn per_query_heads(shape: &AttentionShape) -> u32 {
+    let lane_texels = shape
+        .cache
+        .head_dim
+        .div_ceil(4)
+        .div_ceil(QUERY_LANES)
+        .max(1);
+    largest_divisor_up_to(shape.group(), (8 / lane_texels).clamp(1, 4))
+}
+
+/// The largest divisor of `n` that is at most `max`.
+fn largest_divisor_up_to(n: u32, max: u32) -> u32 {
+    (1..=n.min(max))
+        .rev()
+        .find(|d| n.is_multiple_of(*d))
+        .unwrap_or(1)
 }
 
 /// RoPE and what every attention kernel reads (`shaders/attention_inputs.wgsl`).
@@ -267,8 +294,9 @@ impl Attention {
         if query_lanes && !AttentionVariant::can_run_per_query(reduction, &shape) {
             return Err(Error::usage(format!(
                 "attention: the per-query kernel needs subgroups of at least {QUERY_LANES} ({reduction:?} given), \
-                 head_dim a multiple of 8 ({head_dim}) and rows of q in whole vec4s ({})",
-                shape.q_stride
+                 head_dim a multiple of 8 ({head_dim}) and rows of q and of the output in whole \
+                 vec4s ({} and {})",
+                shape.q_stride, shape.out_stride
             )));
         }
         let output = match out {
@@ -336,7 +364,8 @@ impl Attention {
                 ),
             };
             let preamble = format!(
-                "const WG: u32 = {QUERY_LANES}u;\n{}{}{writer}",
+                "const WG: u32 = {QUERY_LANES}u;\nconst GROUP: u32 = {}u;\n{}{}{writer}",
+                per_query_heads(&shape),
                 shape.cache.preamble(gpu),
                 inputs_source()
             );
@@ -392,7 +421,7 @@ impl Attention {
         match &self.per_query {
             Some((bound, q_copy)) if n_tokens > 1 => {
                 q_copy.record(rec, u64::from(n_tokens) * u64::from(s.q_stride) / 4);
-                let workgroups = n_tokens.div_ceil(QUERY_LANES) * s.n_heads;
+                let workgroups = n_tokens.div_ceil(QUERY_LANES) * (s.n_heads / per_query_heads(&s));
                 rec.dispatch(bound, &params, grid(rec.gpu, workgroups));
             }
             _ => {

@@ -1,5 +1,5 @@
-//! Attention over the KV cache: GQA ratios 1 and 3, 1 to 300 cached positions, prefill
-//! blocks of 1, 7 and 64 queries, head_dim 64 and 128, and long rows with large scores.
+//! Attention over the KV cache: GQA ratios 1 to 4, 1 to 300 cached positions, prefill
+//! blocks of 1 to 64 queries, head_dim 64, 80 and 128, and long rows with large scores.
 
 use crate::common::{self, assert_close, random_vec, reference};
 use rand::Rng;
@@ -220,6 +220,16 @@ fn attention_head_dim_128_and_a_second_sequence() {
         head_dim: 80,
         n_tokens: 3,
         past: 17,
+        sequence: 0,
+        scale: 1.0,
+    });
+    // Four query heads per KV head: the per-query prefill's widest group.
+    check(Case {
+        n_heads: 8,
+        n_kv_heads: 2,
+        head_dim: 64,
+        n_tokens: 33,
+        past: 9,
         sequence: 0,
         scale: 1.0,
     });
