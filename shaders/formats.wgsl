@@ -50,8 +50,9 @@ fn dot16_i8(a: vec4<u32>, b: vec4<u32>) -> i32 {
 // The weight at `index` (0..31) of a block of 4-bit values held in one texel: byte
 // index % 16, low nibble for 0..15, high for 16..31.
 fn nibble_at(q: vec4<u32>, index: u32) -> f32 {
-    let byte = (q[(index % 16u) / 4u] >> (8u * (index % 4u))) & 0xFFu;
-    return f32(select(byte & 15u, byte >> 4u, index >= 16u));
+    // Low nibbles hold values 0..15, high nibbles 16..31: one shift picks either.
+    let shift = 8u * (index % 4u) + select(0u, 4u, index >= 16u);
+    return f32((q[(index % 16u) / 4u] >> shift) & 15u);
 }
 
 // The signed byte at `index` (0..15) of a texel.

@@ -27,6 +27,7 @@ fn block_of(q: vec4<u32>, scale: u32) -> Block {
 fn token_dot(w: Block, x: XBlock) -> f32 {
     let isum = nibble_dot(w.n, x);
     let s = x.s;
-    let outlier = (w.dm.x * nibble_at(w.q, u32(s.w)) + w.dm.y) * s.z;
-    return w.dm.x * s.x * f32(isum) + w.dm.y * s.y + outlier;
+    // d * (s * isum + q[i] * outlier) + m * (s * sum(xq) + outlier), grouped so that
+    // m's factor is the same for every row.
+    return w.dm.x * (s.x * f32(isum) + nibble_at(w.q, u32(s.w)) * s.z) + w.dm.y * (s.y + s.z);
 }
