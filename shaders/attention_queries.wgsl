@@ -4,7 +4,7 @@
 // The per-key kernels (attention.wgsl, subgroup/attention.wgsl) spread one query's head
 // over the lanes, so every score needs a reduction across lanes and every key an online-
 // softmax update that only one lane's worth of work justifies. Here lane l of a workgroup
-// takes query l of a run of WG consecutive queries, for GROUP query heads of one KV group
+// takes query l of a run of WG consecutive queries, for HEADS query heads of one KV group
 // (each key and value texel is loaded and handed round once for all of them): a score is a
 // plain dot product within the lane, and the softmax of WG queries is one vector operation.
 // Keys go in rounds of ROUND = 4 (the components of a vec4): their scores first, then the
@@ -20,7 +20,7 @@
 // `out_head`: attention_queries_rows.wgsl writes f32 rows, attention_queries_staged.wgsl
 // the staged input of the output projection.
 // The Rust owner (src/kernels/attention.rs) prepends rope.wgsl, attention_inputs.wgsl,
-// TEXTURE_WIDTH, HEAD_TEXELS, WG (8) and GROUP, and one of those writers.
+// TEXTURE_WIDTH, HEAD_TEXELS, WG (8) and HEADS, and one of those writers.
 
 const ROUND: u32 = 4u;  // keys per round: the vec4s of the main loop
 // Texels of half a head (head_dim a multiple of 8: the owner checks).
@@ -34,13 +34,16 @@ const HALF_TEXELS: u32 = HEAD_TEXELS / 2u;
 // Texels per lane of a key's head, and the head padded to whole runs of WG texels.
 const LANE_TEXELS: u32 = (HEAD_TEXELS + WG - 1u) / WG;
 const PADDED_TEXELS: u32 = LANE_TEXELS * WG;
+// key_scores and add_values write out at most 4 texels a lane (head_dim <= 128).
+const_assert LANE_TEXELS <= 4u;
 
 // The head being written, normalized (read by write_head).
 var<private> out_head: array<vec4<f32>, HEAD_TEXELS>;
-// This lane's query in each of the workgroup's GROUP (1 to 4) heads of one KV group
+// This lane's query in each of the workgroup's HEADS (1 to 4) heads of one KV group
 // (rotated, pre-scaled, zero-padded) and their running sums of values. Heads are indexed by
-// constants only (code for heads past GROUP is compiled out): a loop over the heads made
-// every access an indexed one, 3-4x slower on lavapipe.
+// constants only (code for heads past HEADS is compiled out on lavapipe): a loop over the
+// heads made every access an indexed one, 3-4x slower there. Sized for 4 heads whatever
+// HEADS is (4 KiB a lane at head_dim 128): this kernel serves CPU-type adapters only.
 var<private> qv: array<array<vec4<f32>, PADDED_TEXELS>, 4>;
 var<private> acc: array<array<vec4<f32>, PADDED_TEXELS>, 4>;
 
@@ -68,47 +71,29 @@ fn sum4(v: vec4<f32>) -> f32 {
 // h), the key's texels loaded and handed round once for all of them. (subgroupBroadcast
 // takes constant lanes: one term per lane of WG = 8.)
 fn key_scores(row: u32, kv_head: u32, lane: u32) -> vec4<f32> {
-    var s = array<vec4<f32>, 4>();
-    // The lane's texels written out (LANE_TEXELS of at most 8): a loop would leave the
-    // indices into qv dynamic once its body grows with GROUP, and lavapipe then reads qv
-    // through scratch memory (3x slower).
-    if (LANE_TEXELS > 0u) { add_key_texel(&s, 0u, row, kv_head, lane); }
-    if (LANE_TEXELS > 1u) { add_key_texel(&s, 1u, row, kv_head, lane); }
-    if (LANE_TEXELS > 2u) { add_key_texel(&s, 2u, row, kv_head, lane); }
-    if (LANE_TEXELS > 3u) { add_key_texel(&s, 3u, row, kv_head, lane); }
-    if (LANE_TEXELS > 4u) { add_key_texel(&s, 4u, row, kv_head, lane); }
-    if (LANE_TEXELS > 5u) { add_key_texel(&s, 5u, row, kv_head, lane); }
-    if (LANE_TEXELS > 6u) { add_key_texel(&s, 6u, row, kv_head, lane); }
-    if (LANE_TEXELS > 7u) { add_key_texel(&s, 7u, row, kv_head, lane); }
-    return vec4<f32>(sum4(s[0]), sum4(s[1]), sum4(s[2]), sum4(s[3]));
+    var partial = array<vec4<f32>, 4>();
+    // The lane's texels written out (LANE_TEXELS of at most 4): a loop would leave the
+    // indices into qv dynamic once its body grows with HEADS, and lavapipe then reads qv
+    // through scratch memory (3-4x slower).
+    if (LANE_TEXELS > 0u) { add_key_texel(&partial, 0u, row, kv_head, lane); }
+    if (LANE_TEXELS > 1u) { add_key_texel(&partial, 1u, row, kv_head, lane); }
+    if (LANE_TEXELS > 2u) { add_key_texel(&partial, 2u, row, kv_head, lane); }
+    if (LANE_TEXELS > 3u) { add_key_texel(&partial, 3u, row, kv_head, lane); }
+    return vec4<f32>(sum4(partial[0]), sum4(partial[1]), sum4(partial[2]), sum4(partial[3]));
 }
 
 // Texel lane + i * WG of the key in `row`, handed round: every head's partial score.
-fn add_key_texel(s: ptr<function, array<vec4<f32>, 4>>, i: u32, row: u32, kv_head: u32, lane: u32) {
+fn add_key_texel(partial: ptr<function, array<vec4<f32>, 4>>, i: u32, row: u32, kv_head: u32, lane: u32) {
     let t = lane_texel(k_cache, row, kv_head, lane, i);
     let k = array<vec4<f32>, 8>(subgroupBroadcast(t, 0u), subgroupBroadcast(t, 1u),
                                 subgroupBroadcast(t, 2u), subgroupBroadcast(t, 3u),
                                 subgroupBroadcast(t, 4u), subgroupBroadcast(t, 5u),
                                 subgroupBroadcast(t, 6u), subgroupBroadcast(t, 7u));
     let c = i * WG;
-    (*s)[0] += head_dot(0u, c, k);
-    if (GROUP > 1u) { (*s)[1] += head_dot(1u, c, k); }
-    if (GROUP > 2u) { (*s)[2] += head_dot(2u, c, k); }
-    if (GROUP > 3u) { (*s)[3] += head_dot(3u, c, k); }
-}
-
-// acc[h][c] = acc[h][c] * correction + the round's four values v of texel c weighted by w.
-fn add_head(h: u32, c: u32, v: array<vec4<f32>, 4>, w: vec4<f32>, correction: f32) {
-    acc[h][c] = acc[h][c] * correction + w.x * v[0] + w.y * v[1] + w.z * v[2] + w.w * v[3];
-}
-
-// Texel c of every head's acc: rescaled and the round's four values v added, head h with
-// weights w[h] (its four keys) and correction[h].
-fn add_texel(c: u32, v: array<vec4<f32>, 4>, w: array<vec4<f32>, 4>, correction: vec4<f32>) {
-    add_head(0u, c, v, w[0], correction.x);
-    if (GROUP > 1u) { add_head(1u, c, v, w[1], correction.y); }
-    if (GROUP > 2u) { add_head(2u, c, v, w[2], correction.z); }
-    if (GROUP > 3u) { add_head(3u, c, v, w[3], correction.w); }
+    (*partial)[0] += head_dot(0u, c, k);
+    if (HEADS > 1u) { (*partial)[1] += head_dot(1u, c, k); }
+    if (HEADS > 2u) { (*partial)[2] += head_dot(2u, c, k); }
+    if (HEADS > 3u) { (*partial)[3] += head_dot(3u, c, k); }
 }
 
 // acc = acc * correction + the round's values weighted by `w` (w[h]: head h's weights of the
@@ -120,10 +105,6 @@ fn add_values(rows: vec4<u32>, w: array<vec4<f32>, 4>, correction: vec4<f32>, kv
     if (LANE_TEXELS > 1u) { add_value_texels(rows, 1u, w, correction, kv_head, lane); }
     if (LANE_TEXELS > 2u) { add_value_texels(rows, 2u, w, correction, kv_head, lane); }
     if (LANE_TEXELS > 3u) { add_value_texels(rows, 3u, w, correction, kv_head, lane); }
-    if (LANE_TEXELS > 4u) { add_value_texels(rows, 4u, w, correction, kv_head, lane); }
-    if (LANE_TEXELS > 5u) { add_value_texels(rows, 5u, w, correction, kv_head, lane); }
-    if (LANE_TEXELS > 6u) { add_value_texels(rows, 6u, w, correction, kv_head, lane); }
-    if (LANE_TEXELS > 7u) { add_value_texels(rows, 7u, w, correction, kv_head, lane); }
 }
 
 // Texel lane + i * WG of the round's four values, handed round into every head's acc.
@@ -133,14 +114,28 @@ fn add_value_texels(rows: vec4<u32>, i: u32, w: array<vec4<f32>, 4>, correction:
     let v2 = lane_texel(v_cache, rows.z, kv_head, lane, i);
     let v3 = lane_texel(v_cache, rows.w, kv_head, lane, i);
     let c = i * WG;
-    add_texel(c + 0u, array(subgroupBroadcast(v0, 0u), subgroupBroadcast(v1, 0u), subgroupBroadcast(v2, 0u), subgroupBroadcast(v3, 0u)), w, correction);
-    add_texel(c + 1u, array(subgroupBroadcast(v0, 1u), subgroupBroadcast(v1, 1u), subgroupBroadcast(v2, 1u), subgroupBroadcast(v3, 1u)), w, correction);
-    add_texel(c + 2u, array(subgroupBroadcast(v0, 2u), subgroupBroadcast(v1, 2u), subgroupBroadcast(v2, 2u), subgroupBroadcast(v3, 2u)), w, correction);
-    add_texel(c + 3u, array(subgroupBroadcast(v0, 3u), subgroupBroadcast(v1, 3u), subgroupBroadcast(v2, 3u), subgroupBroadcast(v3, 3u)), w, correction);
-    add_texel(c + 4u, array(subgroupBroadcast(v0, 4u), subgroupBroadcast(v1, 4u), subgroupBroadcast(v2, 4u), subgroupBroadcast(v3, 4u)), w, correction);
-    add_texel(c + 5u, array(subgroupBroadcast(v0, 5u), subgroupBroadcast(v1, 5u), subgroupBroadcast(v2, 5u), subgroupBroadcast(v3, 5u)), w, correction);
-    add_texel(c + 6u, array(subgroupBroadcast(v0, 6u), subgroupBroadcast(v1, 6u), subgroupBroadcast(v2, 6u), subgroupBroadcast(v3, 6u)), w, correction);
-    add_texel(c + 7u, array(subgroupBroadcast(v0, 7u), subgroupBroadcast(v1, 7u), subgroupBroadcast(v2, 7u), subgroupBroadcast(v3, 7u)), w, correction);
+    add_value_texel(c + 0u, array(subgroupBroadcast(v0, 0u), subgroupBroadcast(v1, 0u), subgroupBroadcast(v2, 0u), subgroupBroadcast(v3, 0u)), w, correction);
+    add_value_texel(c + 1u, array(subgroupBroadcast(v0, 1u), subgroupBroadcast(v1, 1u), subgroupBroadcast(v2, 1u), subgroupBroadcast(v3, 1u)), w, correction);
+    add_value_texel(c + 2u, array(subgroupBroadcast(v0, 2u), subgroupBroadcast(v1, 2u), subgroupBroadcast(v2, 2u), subgroupBroadcast(v3, 2u)), w, correction);
+    add_value_texel(c + 3u, array(subgroupBroadcast(v0, 3u), subgroupBroadcast(v1, 3u), subgroupBroadcast(v2, 3u), subgroupBroadcast(v3, 3u)), w, correction);
+    add_value_texel(c + 4u, array(subgroupBroadcast(v0, 4u), subgroupBroadcast(v1, 4u), subgroupBroadcast(v2, 4u), subgroupBroadcast(v3, 4u)), w, correction);
+    add_value_texel(c + 5u, array(subgroupBroadcast(v0, 5u), subgroupBroadcast(v1, 5u), subgroupBroadcast(v2, 5u), subgroupBroadcast(v3, 5u)), w, correction);
+    add_value_texel(c + 6u, array(subgroupBroadcast(v0, 6u), subgroupBroadcast(v1, 6u), subgroupBroadcast(v2, 6u), subgroupBroadcast(v3, 6u)), w, correction);
+    add_value_texel(c + 7u, array(subgroupBroadcast(v0, 7u), subgroupBroadcast(v1, 7u), subgroupBroadcast(v2, 7u), subgroupBroadcast(v3, 7u)), w, correction);
+}
+
+// acc[h][c] = acc[h][c] * correction + the round's four values v of texel c weighted by w.
+fn add_head(h: u32, c: u32, v: array<vec4<f32>, 4>, w: vec4<f32>, correction: f32) {
+    acc[h][c] = acc[h][c] * correction + w.x * v[0] + w.y * v[1] + w.z * v[2] + w.w * v[3];
+}
+
+// Texel c of every head's acc: rescaled and the round's four values v added, head h with
+// weights w[h] (its four keys) and correction[h].
+fn add_value_texel(c: u32, v: array<vec4<f32>, 4>, w: array<vec4<f32>, 4>, correction: vec4<f32>) {
+    add_head(0u, c, v, w[0], correction.x);
+    if (HEADS > 1u) { add_head(1u, c, v, w[1], correction.y); }
+    if (HEADS > 2u) { add_head(2u, c, v, w[2], correction.z); }
+    if (HEADS > 3u) { add_head(3u, c, v, w[3], correction.w); }
 }
 
 // Head h's query of token t from the texture copy of q, rotated and pre-scaled: element d
@@ -178,22 +173,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
         @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
     let item = wid.x + wid.y * nwg.x;
-    let head_groups = p.n_heads / GROUP;
+    let head_groups = p.n_heads / HEADS;
     let first_query = (item / head_groups) * WG;
     if (first_query >= p.n_tokens) {
         return;
     }
-    let head = (item % head_groups) * GROUP;
+    let head = (item % head_groups) * HEADS;
     let kv_head = head / (p.n_heads / p.n_kv_heads);
     // Lanes past the last query repeat it and write nothing.
     let t = min(first_query + lid, p.n_tokens - 1u);
     load_query(0u, t, head);
-    if (GROUP > 1u) { load_query(1u, t, head + 1u); }
-    if (GROUP > 2u) { load_query(2u, t, head + 2u); }
-    if (GROUP > 3u) { load_query(3u, t, head + 3u); }
+    if (HEADS > 1u) { load_query(1u, t, head + 1u); }
+    if (HEADS > 2u) { load_query(2u, t, head + 2u); }
+    if (HEADS > 3u) { load_query(3u, t, head + 3u); }
 
     // Every lane walks the keys of the run's last query; its own are the first `visible`.
-    // Scores, maxima and sums hold one head per component (those past GROUP stay finite
+    // Scores, maxima and sums hold one head per component (those past HEADS stay finite
     // and unused).
     let n_keys = p.start_pos + min(first_query + WG, p.n_tokens);
     let visible = p.start_pos + t + 1u;
@@ -224,8 +219,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
 
     if (first_query + lid < p.n_tokens) {
         write_query(0u, t, head, running_sum.x);
-        if (GROUP > 1u) { write_query(1u, t, head + 1u, running_sum.y); }
-        if (GROUP > 2u) { write_query(2u, t, head + 2u, running_sum.z); }
-        if (GROUP > 3u) { write_query(3u, t, head + 3u, running_sum.w); }
+        if (HEADS > 1u) { write_query(1u, t, head + 1u, running_sum.y); }
+        if (HEADS > 2u) { write_query(2u, t, head + 2u, running_sum.z); }
+        if (HEADS > 3u) { write_query(3u, t, head + 3u, running_sum.w); }
     }
 }

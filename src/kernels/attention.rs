@@ -16,6 +16,9 @@ pub const MAX_HEAD_DIM: u32 = 4 * WG;
 /// Queries per workgroup of the per-query kernel, one per lane: one SIMD vector of a
 /// CPU-type adapter.
 const QUERY_LANES: u32 = 8;
+/// The per-query kernel's code is written out per lane texel (at most 4: head_dim <= 128)
+/// and per query head (`per_query_heads`); on lavapipe its compile time grows with both.
+const PER_QUERY_MAX_HEAD_DIM: u32 = 4 * 4 * QUERY_LANES;
 
 /// How one layer's KV cache is laid out: rows of n_kv_heads heads, each head_dim values
 /// padded to whole texels of 4.
@@ -92,7 +95,7 @@ pub struct AttentionShape {
 
 impl AttentionShape {
     /// Query heads per KV head.
-    fn group(&self) -> u32 {
+    fn gqa_ratio(&self) -> u32 {
         self.n_heads / self.cache.n_kv_heads.max(1)
     }
 }
@@ -142,11 +145,12 @@ impl AttentionVariant {
     }
 
     /// The per-query kernel hands key texels round with subgroupBroadcast across its
-    /// QUERY_LANES lanes, and reads and writes heads as whole texels (rows of q and of the
-    /// output, and halves of a head, whole vec4s).
+    /// QUERY_LANES lanes, reads and writes heads as whole texels (rows of q and of the
+    /// output, and halves of a head, whole vec4s), and takes heads of at most 128.
     fn can_run_per_query(reduction: Reduction, shape: &AttentionShape) -> bool {
         matches!(reduction, Reduction::Subgroup(size) if size >= QUERY_LANES)
             && shape.cache.head_dim.is_multiple_of(8)
+            && shape.cache.head_dim <= PER_QUERY_MAX_HEAD_DIM
             && shape.q_stride.is_multiple_of(4)
             && shape.out_stride.is_multiple_of(4)
     }
@@ -209,15 +213,17 @@ impl AttentionVariant {
 fn heads_per_workgroup(reduction: Reduction, shape: &AttentionShape) -> u32 {
     match reduction {
         Reduction::Workgroup => 1,
-        Reduction::Subgroup(_) => largest_divisor_up_to(shape.group(), 4),
+        Reduction::Subgroup(_) => largest_divisor_up_to(shape.gqa_ratio(), 4),
     }
 }
 
-/// Query heads of one KV group a workgroup of the per-query kernel takes (`GROUP`), sharing
+/// Query heads of one KV group a workgroup of the per-query kernel takes (`HEADS`), sharing
 /// every load of a key and value (SmolLM2, 3 heads, a prefill of 512 tokens writing W_o's
-/// int8 input, medians of 6 interleaved rounds: 23 -> 16 ms a layer). Its code is written out per head and per lane texel (indices into private
-/// arrays must be constants on lavapipe), and the shader's compile time grows with both:
-/// at most 8 (head, lane texel) pairs.
+/// int8 input, medians of 6 interleaved rounds: 23 -> 16 ms a layer). Its code is written
+/// out per head and per lane texel (indices into private arrays must be constants on
+/// lavapipe), and the shader's compile time grows with both, so heads x lane texels stay
+/// within 6: head_dim 64 takes up to 3 heads, 128 one (2 heads there took lavapipe ~30 s
+/// more to compile a pipeline, for a gain not measured).
 fn per_query_heads(shape: &AttentionShape) -> u32 {
     let lane_texels = shape
         .cache
@@ -225,7 +231,7 @@ fn per_query_heads(shape: &AttentionShape) -> u32 {
         .div_ceil(4)
         .div_ceil(QUERY_LANES)
         .max(1);
-    largest_divisor_up_to(shape.group(), (8 / lane_texels).clamp(1, 4))
+    largest_divisor_up_to(shape.gqa_ratio(), (6 / lane_texels).clamp(1, 4))
 }
 
 /// The largest divisor of `n` that is at most `max`.
@@ -245,11 +251,19 @@ fn inputs_source() -> String {
 pub struct Attention {
     bound: Bound,
     shape: AttentionShape,
-    /// Query heads one workgroup computes.
+    /// Query heads one workgroup of the per-key kernels computes.
     heads_per_workgroup: u32,
-    /// The per-query kernel, for steps of several queries, and the texture copy of q it
-    /// reads.
-    per_query: Option<(Bound, TexelCopy)>,
+    /// The per-query kernel, for steps of several queries.
+    per_query: Option<PerQuery>,
+}
+
+/// The per-query prefill kernel (`shaders/attention_queries.wgsl`) as bound.
+struct PerQuery {
+    bound: Bound,
+    /// The texture copy of q it reads.
+    q_copy: TexelCopy,
+    /// Query heads one workgroup computes (`HEADS`).
+    heads: u32,
 }
 
 impl Attention {
@@ -294,8 +308,8 @@ impl Attention {
         if query_lanes && !AttentionVariant::can_run_per_query(reduction, &shape) {
             return Err(Error::usage(format!(
                 "attention: the per-query kernel needs subgroups of at least {QUERY_LANES} ({reduction:?} given), \
-                 head_dim a multiple of 8 ({head_dim}) and rows of q and of the output in whole \
-                 vec4s ({} and {})",
+                 head_dim a multiple of 8 and at most {PER_QUERY_MAX_HEAD_DIM} ({head_dim}) and rows \
+                 of q and of the output in whole vec4s ({} and {})",
                 shape.q_stride, shape.out_stride
             )));
         }
@@ -363,9 +377,9 @@ impl Attention {
                     shader!("attention_queries_staged").wgsl
                 ),
             };
+            let heads = per_query_heads(&shape);
             let preamble = format!(
-                "const WG: u32 = {QUERY_LANES}u;\nconst GROUP: u32 = {}u;\n{}{}{writer}",
-                per_query_heads(&shape),
+                "const WG: u32 = {QUERY_LANES}u;\nconst HEADS: u32 = {heads}u;\n{}{}{writer}",
                 shape.cache.preamble(gpu),
                 inputs_source()
             );
@@ -381,7 +395,11 @@ impl Attention {
                 std::mem::size_of::<Params>(),
                 &resources,
             )?;
-            Some((bound, q_copy))
+            Some(PerQuery {
+                bound,
+                q_copy,
+                heads,
+            })
         } else {
             None
         };
@@ -419,9 +437,13 @@ impl Attention {
             _pad: [0; 3],
         };
         match &self.per_query {
-            Some((bound, q_copy)) if n_tokens > 1 => {
+            Some(PerQuery {
+                bound,
+                q_copy,
+                heads,
+            }) if n_tokens > 1 => {
                 q_copy.record(rec, u64::from(n_tokens) * u64::from(s.q_stride) / 4);
-                let workgroups = n_tokens.div_ceil(QUERY_LANES) * (s.n_heads / per_query_heads(&s));
+                let workgroups = n_tokens.div_ceil(QUERY_LANES) * (s.n_heads / heads);
                 rec.dispatch(bound, &params, grid(rec.gpu, workgroups));
             }
             _ => {

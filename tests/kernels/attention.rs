@@ -89,7 +89,7 @@ fn check(case: Case) {
         .unwrap();
     };
     // Every variant the adapter runs: the portable kernel and the subgroup twin, alone and
-    // with subgroups sharing the keys.
+    // with subgroups sharing the keys, and the per-query prefill kernel.
     let mut outputs = Vec::new();
     for variant in AttentionVariant::available(gpu, &shape) {
         let out_gpu = StorageBuffer::new(gpu, "out", (n_tokens * n_heads * d * 4) as u64).unwrap();
@@ -214,25 +214,25 @@ fn attention_head_dim_128_and_a_second_sequence() {
         sequence: 2,
         scale: 1.0,
     });
-    check(Case {
-        n_heads: 2,
-        n_kv_heads: 1,
-        head_dim: 80,
-        n_tokens: 3,
-        past: 17,
-        sequence: 0,
-        scale: 1.0,
-    });
-    // Four query heads per KV head: the per-query prefill's widest group.
-    check(Case {
-        n_heads: 8,
-        n_kv_heads: 2,
-        head_dim: 64,
-        n_tokens: 33,
-        past: 9,
-        sequence: 0,
-        scale: 1.0,
-    });
+}
+
+/// The per-query prefill takes 1 to 4 query heads of a KV group per workgroup, fewer as
+/// head_dim grows (at most 6 heads x texels a lane): 4 at head_dim 64 for a GQA ratio of
+/// 4, 2 at head_dim 80 (its heads padded to whole runs of 8 texels). The cases above run
+/// groups of 1 (head_dim 128 among them: 4 texels a lane, the most the kernel takes) and 3.
+#[test]
+fn attention_per_query_groups_of_1_to_4() {
+    for (n_heads, n_kv_heads, head_dim, n_tokens, past) in [(8, 2, 64, 33, 9), (2, 1, 80, 3, 17)] {
+        check(Case {
+            n_heads,
+            n_kv_heads,
+            head_dim,
+            n_tokens,
+            past,
+            sequence: 0,
+            scale: 1.0,
+        });
+    }
 }
 
 #[test]

@@ -303,7 +303,17 @@ fn stage_kernel_lays_out_rows_like_the_reference() {
     ] {
         let seed = common::seed();
         let mut rng = common::rng(seed);
-        let x = random_vec(&mut rng, rows * cols, 3.0);
+        let mut x = random_vec(&mut rng, rows * cols, 3.0);
+        if int8 && rows >= 3 {
+            // Row 1 all zeros (scale 0); row 2's first block with its largest magnitude
+            // twice (+2.5 at 5, -2.5 at 9): the first is the outlier, the other sets the
+            // scale.
+            x[cols..2 * cols].fill(0.0);
+            let tied = &mut x[2 * cols..2 * cols + 32];
+            tied.iter_mut().for_each(|v| *v = v.clamp(-2.0, 2.0));
+            tied[5] = 2.5;
+            tied[9] = -2.5;
+        }
         let format = if int8 {
             WeightFormat::Q8_0
         } else {
@@ -331,6 +341,17 @@ fn stage_kernel_lays_out_rows_like_the_reference() {
             if int8 {
                 let x64: Vec<f64> = x.iter().map(|&v| f64::from(v)).collect();
                 common::assert_int8_staged(&got, &x64, rows, cols, seed, &what);
+                if rows >= 3 {
+                    let row_words = cols / 32 * 12;
+                    // Block 0's (scale, scale * sum, outlier, outlier index) in row r.
+                    let outlier = |r: usize| -> [f32; 4] {
+                        std::array::from_fn(|i| {
+                            f32::from_bits(got[r * row_words + cols / 32 * 8 + i])
+                        })
+                    };
+                    assert_eq!(outlier(1), [0.0; 4], "{what}: a row of zeros");
+                    assert_eq!(outlier(2)[2..], [2.5, 5.0], "{what}: the first of a tie");
+                }
                 // Scales and sums agree with the reference's to f32 rounding.
                 let scales = |w: &[u32]| reference::unstage_rows(w, rows, cols, true);
                 let theirs: Vec<f64> = scales(&expected).iter().map(|&v| f64::from(v)).collect();
