@@ -138,6 +138,17 @@ pub fn llama_forward(
     w: &std::collections::HashMap<String, Vec<f32>>,
     tokens: &[u32],
 ) -> Vec<Vec<f64>> {
+    llama_forward_with(s, w, tokens, false)
+}
+
+/// [`llama_forward`], with every product's input rounded as the quantized kernels take it
+/// when `int8_inputs`: staged as int8 blocks and read back ([`stage_rows`], [`unstage_rows`]).
+pub fn llama_forward_with(
+    s: &LlamaShape,
+    w: &std::collections::HashMap<String, Vec<f32>>,
+    tokens: &[u32],
+    int8_inputs: bool,
+) -> Vec<Vec<f64>> {
     let d = s.hidden;
     let hd = d / s.heads;
     let kv_dim = s.kv_heads * hd;
@@ -146,12 +157,22 @@ pub fn llama_forward(
     let linear = |x: &[f64], name: &str, out: usize, bias: Option<&str>| -> Vec<f64> {
         let m = get(name);
         let inp = x.len();
+        let x = if int8_inputs {
+            let row: Vec<f32> = x.iter().map(|&v| v as f32).collect();
+            let staged = stage_rows(&row, inp, true);
+            unstage_rows(&staged, 1, inp, true)
+                .into_iter()
+                .map(f64::from)
+                .collect()
+        } else {
+            x.to_vec()
+        };
         (0..out)
             .map(|o| {
                 let row = &m[o * inp..(o + 1) * inp];
                 let b = bias.map_or(0.0, |b| f64::from(get(b)[o]));
                 row.iter()
-                    .zip(x)
+                    .zip(&x)
                     .map(|(&a, &v)| f64::from(a) * v)
                     .sum::<f64>()
                     + b
