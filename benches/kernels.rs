@@ -208,7 +208,8 @@ fn bench_matmul(b: &Bench<'_>, shape: &Shape) {
                     .iter()
                     .find(|(s, _, _)| s == shape)
                     .expect("a kernel per wanted shape");
-                // As the forward pass does it: steps of at most DEFAULT_STEP_TOKENS.
+                // In steps of at most DEFAULT_STEP_TOKENS, or what this matrix's prefill kernel
+                // takes (the forward pass takes the least over all its matrices and the context).
                 let steps: Vec<u32> = (0..tokens)
                     .step_by(rows as usize)
                     .map(|s| (tokens - s).min(rows))
@@ -343,7 +344,8 @@ fn bench_attention(b: &Bench<'_>, shape: &Shape) {
 
 fn bench_elementwise(b: &Bench<'_>, shape: &Shape) {
     let (d, i) = (shape.hidden, shape.intermediate);
-    // One token (a decode step) and a prefill step of 128 tokens.
+    // One token (a decode step) and a prefill step of 128 tokens (a size every shape of
+    // these kernels reads through its copy or binding alike).
     for tokens in [1u32, 128] {
         let writers = StageWriter::available(b.gpu);
         let cases = [WeightFormat::F32, WeightFormat::Q8_0]
@@ -426,7 +428,8 @@ fn bench_small_kernels(b: &Bench<'_>, shape: &Shape) {
         &rope_table(4096, &default_inv_freq(hd, 10_000.0)),
     )
     .expect("table");
-    // One token (a decode step) and a prefill step of 128 tokens.
+    // One token (a decode step) and a prefill step of 128 tokens (a size every shape of
+    // these kernels reads through its copy or binding alike).
     for tokens in [1u32, 128] {
         let q_dim = heads * hd;
         let (k_offset, v_offset) = (q_dim, q_dim + kv_heads * hd);

@@ -87,7 +87,7 @@ struct ModelArgs {
     dtype: Option<String>,
     /// Most prompt tokens one prefill step processes (default: 512, or what the kernels allow).
     #[arg(long)]
-    ubatch: Option<usize>,
+    ubatch: Option<std::num::NonZeroUsize>,
 }
 
 impl ModelArgs {
@@ -331,7 +331,7 @@ fn run_generate(args: GenerateArgs) -> Result<()> {
     let source = ModelSource::open(&model_path)?;
     let load = LoadOptions {
         ctx: args.model.ctx,
-        max_batch: args.model.ubatch,
+        max_batch: args.model.ubatch.map(std::num::NonZeroUsize::get),
         dtype,
         verbose: true,
         tune: true,
@@ -454,7 +454,7 @@ fn load_model(
     eprintln!("loading {}", path.display());
     let load = LoadOptions {
         ctx: model.ctx.or(ctx),
-        max_batch: model.ubatch,
+        max_batch: model.ubatch.map(std::num::NonZeroUsize::get),
         dtype,
         verbose: true,
         tune: true,

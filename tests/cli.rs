@@ -194,7 +194,7 @@ fn prompts_that_cannot_run() {
     expect(
         &shaderlm(&["generate", "-m", path(&dir), "--ubatch", "0", "hi"], &[]),
         2,
-        &["--ubatch must be positive"],
+        &["--ubatch", "zero"],
     );
 }
 

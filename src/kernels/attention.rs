@@ -225,12 +225,7 @@ fn heads_per_workgroup(reduction: Reduction, shape: &AttentionShape) -> u32 {
 /// within 6: head_dim 64 takes up to 3 heads, 128 one (2 heads there took lavapipe ~30 s
 /// more to compile a pipeline, for a gain not measured).
 fn per_query_heads(shape: &AttentionShape) -> u32 {
-    let lane_texels = shape
-        .cache
-        .head_dim
-        .div_ceil(4)
-        .div_ceil(QUERY_LANES)
-        .max(1);
+    let lane_texels = shape.cache.head_texels().div_ceil(QUERY_LANES);
     largest_divisor_up_to(shape.gqa_ratio(), (6 / lane_texels).clamp(1, 4))
 }
 

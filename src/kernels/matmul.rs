@@ -148,7 +148,9 @@ pub enum XReader {
     /// offset is a per-lane gather, so this does an eighth of the gathers.
     Subgroup,
     /// The portable reader over a storage binding: the split decode's lanes read different
-    /// places of x, and a row-lanes prefill step (on a GPU) may outgrow a uniform binding.
+    /// places of x, and a row-lanes prefill step may outgrow a uniform binding (on a GPU;
+    /// a CPU-type adapter keeps its steps within it, `max_step_tokens`, as its storage
+    /// loads cost ~10x more), as may a decode row.
     /// Not among [`Self::available`]: those take it whatever the reader of the other entry
     /// points.
     Storage,

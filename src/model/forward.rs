@@ -32,7 +32,8 @@ pub struct RuntimeOptions {
     /// Positions the KV cache holds per sequence.
     pub ctx: usize,
     /// Tokens one step processes at most; longer prompts go in chunks. Lowered at load to
-    /// what the staged matmul inputs can hold.
+    /// the context, and on a CPU-type adapter to what the row-lanes prefill reads through a
+    /// uniform binding (`matmul::max_step_tokens`).
     pub max_batch: usize,
     /// Sequence slots in the KV cache.
     pub sequences: usize,
@@ -44,7 +45,7 @@ impl Default for RuntimeOptions {
     fn default() -> Self {
         RuntimeOptions {
             ctx: 4096,
-            max_batch: 512,
+            max_batch: super::DEFAULT_STEP_TOKENS,
             sequences: 1,
             tune: false,
         }
