@@ -133,7 +133,7 @@ fn bench_matmul(b: &Bench<'_>, shape: &Shape) {
             let prefix = format!("matmul {} {} {site} {n}x{k}", shape.model, format.name());
             // The adapter's prefill shape, and on a CPU-type adapter taking token lanes the
             // row-per-lane shape too, for comparison.
-            let default = PrefillShape::for_gpu(b.gpu, format);
+            let default = PrefillShape::for_gpu(b.gpu);
             let mut shapes = vec![default];
             if default == PrefillShape::TokenLanes {
                 shapes.push(PrefillShape::RowLanes { workgroup: 8 });
@@ -156,22 +156,25 @@ fn bench_matmul(b: &Bench<'_>, shape: &Shape) {
             }
             let packed = PackedMatrix::from_f32(&random((n * k) as usize, n), n, k, format);
             let w = GpuMatrix::upload(b.gpu, "w", &packed).expect("upload");
-            let rows = matmul::max_step_tokens(b.gpu, format, k).min(DEFAULT_STEP_TOKENS as u32);
-            let layout = StagedLayout::for_matrix(&w, rows);
-            let staged = layout.buffer(b.gpu, "x").expect("staged");
+            // Each shape in the steps it takes: at most DEFAULT_STEP_TOKENS, or what its
+            // staged input holds (the forward pass takes the least over all its matrices).
+            let step_of = |shape: PrefillShape| {
+                shape
+                    .max_step_tokens(b.gpu, format, k)
+                    .min(DEFAULT_STEP_TOKENS as u32)
+            };
+            let rows = shapes.iter().map(|&s| step_of(s)).max().unwrap_or(1);
             let y = StorageBuffer::new(b.gpu, "y", u64::from(n) * u64::from(rows) * 4).expect("y");
             // Two slots per shard for each of the (at most five) matmuls below.
             let slots = 10 * w.shards.len() as u32;
             let mut arena = ParamArena::new(b.gpu, slots).expect("arena");
-            let io = MatMulIo {
-                w: &w,
-                x: &staged,
-                layout,
-                bias: None,
-                y: &y.buffer,
-                accumulate: false,
+            let staged_for = |rows: u32| {
+                let layout = StagedLayout::for_matrix(&w, rows);
+                (layout, layout.buffer(b.gpu, "x").expect("staged"))
             };
-            let matmul = MatMul::new(b.gpu, &mut arena, io).expect("matmul");
+            let decode_input = staged_for(step_of(default));
+            let matmul = MatMul::new(b.gpu, &mut arena, plain_io(&w, &decode_input, &y.buffer))
+                .expect("matmul");
             // A bound kernel's parameters are written once per submission, so the prefill's
             // last, shorter step takes a kernel of its own (the full steps share one).
             let mut prefill_kernels = Vec::new();
@@ -182,9 +185,17 @@ fn bench_matmul(b: &Bench<'_>, shape: &Shape) {
                 {
                     let reader = XReader::for_gpu(b.gpu);
                     let variant = DecodeVariant::DEFAULT;
+                    let input = staged_for(step_of(shape));
                     let mut kernel = || {
-                        MatMul::with_variant(b.gpu, &mut arena, io, variant, reader, shape)
-                            .expect("matmul")
+                        MatMul::with_variant(
+                            b.gpu,
+                            &mut arena,
+                            plain_io(&w, &input, &y.buffer),
+                            variant,
+                            reader,
+                            shape,
+                        )
+                        .expect("matmul")
                     };
                     prefill_kernels.push((shape, kernel(), kernel()));
                 }
@@ -208,8 +219,7 @@ fn bench_matmul(b: &Bench<'_>, shape: &Shape) {
                     .iter()
                     .find(|(s, _, _)| s == shape)
                     .expect("a kernel per wanted shape");
-                // In steps of at most DEFAULT_STEP_TOKENS, or what this matrix's prefill kernel
-                // takes (the forward pass takes the least over all its matrices and the context).
+                let rows = step_of(*shape);
                 let steps: Vec<u32> = (0..tokens)
                     .step_by(rows as usize)
                     .map(|s| (tokens - s).min(rows))
@@ -223,6 +233,22 @@ fn bench_matmul(b: &Bench<'_>, shape: &Shape) {
                 b.report(name, seconds, bytes * steps.len() as f64, flops);
             }
         }
+    }
+}
+
+/// y = W x for a staged x, nothing added.
+fn plain_io<'a>(
+    w: &'a GpuMatrix,
+    (layout, staged): &'a (StagedLayout, StorageBuffer),
+    y: &'a wgpu::Buffer,
+) -> MatMulIo<'a> {
+    MatMulIo {
+        w,
+        x: staged,
+        layout: *layout,
+        bias: None,
+        y,
+        accumulate: false,
     }
 }
 

@@ -6,7 +6,9 @@
 // Y[t, y_offset + r] (+)= sum_k W[r, k] * X[t, k] (+ bias[y_offset + r]) for the rows r of
 // one shard of W and the tokens t of the step. Each format file defines its bindings and
 //   fn row_scales(row: u32, g: u32) -> vec4<u32>  the scales of blocks 4g..4g+3 of a row;
-//   fn load_block(row: u32, b: u32, scale: u32) -> Block  unit b of a row (a block or a texel);
+//   fn unit_words(row: u32, b: u32) -> array<vec4<u32>, 2>  unit b of a row (a block or a
+//                                                   texel) as loaded (f16: unpacked);
+//   fn block_of(u: array<vec4<u32>, 2>, scale: u32) -> Block  the unit made ready to multiply;
 //   fn x_block(t: u32, b: u32) -> XBlock            the values of x under unit b, token t
 //                                                   (matmul_int8_x.wgsl for Q8_0,
 //                                                   matmul_nibble_x.wgsl for Q4_0 and Q4_1);
@@ -45,6 +47,10 @@ fn store(row: u32, t: u32, acc: f32) {
         value += y[out];
     }
     y[out] = value;
+}
+
+fn load_block(row: u32, b: u32, scale: u32) -> Block {
+    return block_of(unit_words(row, b), scale);
 }
 
 @compute @workgroup_size(WG)

@@ -13,10 +13,17 @@ struct Block {
     w1: vec4<f32>,   // weights 4..7
 }
 
-fn load_block(row: u32, b: u32, scale: u32) -> Block {
+// A unit is one texel, its 8 halves unpacked here (so that the token-lanes prefill
+// unpacks each once, before handing it round) and held as the bits of 8 floats.
+fn unit_words(row: u32, b: u32) -> array<vec4<u32>, 2> {
     let h = textureLoad(weights, row_texel(row, p.per_row, b));
-    return Block(vec4<f32>(unpack2x16float(h.x), unpack2x16float(h.y)),
-                 vec4<f32>(unpack2x16float(h.z), unpack2x16float(h.w)));
+    return array<vec4<u32>, 2>(
+        bitcast<vec4<u32>>(vec4<f32>(unpack2x16float(h.x), unpack2x16float(h.y))),
+        bitcast<vec4<u32>>(vec4<f32>(unpack2x16float(h.z), unpack2x16float(h.w))));
+}
+
+fn block_of(u: array<vec4<u32>, 2>, scale: u32) -> Block {
+    return Block(bitcast<vec4<f32>>(u[0]), bitcast<vec4<f32>>(u[1]));
 }
 
 // The 8 values of x under unit b.

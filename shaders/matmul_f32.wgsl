@@ -11,8 +11,14 @@ struct Block {
     w: vec4<f32>,
 }
 
-fn load_block(row: u32, b: u32, scale: u32) -> Block {
-    return Block(bitcast<vec4<f32>>(textureLoad(weights, row_texel(row, p.per_row, b))));
+// A unit is one texel; the second word vector repeats it (unused).
+fn unit_words(row: u32, b: u32) -> array<vec4<u32>, 2> {
+    let w = textureLoad(weights, row_texel(row, p.per_row, b));
+    return array<vec4<u32>, 2>(w, w);
+}
+
+fn block_of(u: array<vec4<u32>, 2>, scale: u32) -> Block {
+    return Block(bitcast<vec4<f32>>(u[0]));
 }
 
 // The 4 values of x under unit b.

@@ -15,12 +15,14 @@ struct Block {
     d: f32,
 }
 
-fn load_block(row: u32, b: u32, scale: u32) -> Block {
-    return block_of(textureLoad(weights, row_texel(row, p.per_row, b)), scale);
+// A block is one texel; the second word vector repeats it (unused).
+fn unit_words(row: u32, b: u32) -> array<vec4<u32>, 2> {
+    let q = textureLoad(weights, row_texel(row, p.per_row, b));
+    return array<vec4<u32>, 2>(q, q);
 }
 
-// The block held in texel q with its scale word.
-fn block_of(q: vec4<u32>, scale: u32) -> Block {
+fn block_of(u: array<vec4<u32>, 2>, scale: u32) -> Block {
+    let q = u[0];
     return Block(q, split_nibbles(q), unpack2x16float(scale).x);
 }
 

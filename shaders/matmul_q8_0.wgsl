@@ -15,10 +15,14 @@ struct Block {
     d: f32,
 }
 
-fn load_block(row: u32, b: u32, scale: u32) -> Block {
-    let q0 = textureLoad(weights, row_texel(row, 2u * p.per_row, 2u * b));
-    let q1 = textureLoad(weights, row_texel(row, 2u * p.per_row, 2u * b + 1u));
-    return Block(q0, q1, unpack2x16float(scale).x);
+// A block is two texels.
+fn unit_words(row: u32, b: u32) -> array<vec4<u32>, 2> {
+    return array<vec4<u32>, 2>(textureLoad(weights, row_texel(row, 2u * p.per_row, 2u * b)),
+                               textureLoad(weights, row_texel(row, 2u * p.per_row, 2u * b + 1u)));
+}
+
+fn block_of(u: array<vec4<u32>, 2>, scale: u32) -> Block {
+    return Block(u[0], u[1], unpack2x16float(scale).x);
 }
 
 fn token_dot(w: Block, x: XBlock) -> f32 {

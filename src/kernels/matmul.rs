@@ -18,10 +18,10 @@ pub enum PrefillShape {
     /// tokens, `workgroup` invocations per workgroup (one SIMD vector, 8, on a CPU-type
     /// adapter; 64 on a GPU, where 8 would fill a quarter of a 32-wide subgroup).
     RowLanes { workgroup: u32 },
-    /// `prefill_token_lanes` (matmul_token_lanes.wgsl, 4-bit formats): lane l of a
+    /// `prefill_token_lanes` (matmul_token_lanes.wgsl, every format): lane l of a
     /// subgroup of 8 takes token l of 8 and every lane the same [`TOKEN_LANES_ROWS`] rows,
-    /// so each block of weights is unpacked once for 8 tokens and each token's x once for
-    /// 16 rows. Needs subgroups of at least 8.
+    /// so each unit of weights is loaded and unpacked once for 8 tokens and each token's x
+    /// once for 16 rows. Needs subgroups of at least 8.
     TokenLanes,
 }
 
@@ -32,12 +32,12 @@ const TOKEN_LANES: u32 = 8;
 const TOKEN_LANES_ROWS: u32 = 16;
 
 impl PrefillShape {
-    /// The shape for `format` on `gpu`: token lanes on a CPU-type adapter where the format
-    /// and the subgroups allow them (~25% less time than row lanes there: see the README),
-    /// rows lanes otherwise.
-    pub fn for_gpu(gpu: &Gpu, format: WeightFormat) -> PrefillShape {
+    /// The shape for `gpu`: token lanes on a CPU-type adapter where the subgroups allow them
+    /// (a half to a quarter of row lanes' time there, by format: see the README), row lanes
+    /// otherwise.
+    pub fn for_gpu(gpu: &Gpu) -> PrefillShape {
         let token_lanes = PrefillShape::TokenLanes;
-        if gpu.is_software() && token_lanes.runs_on(gpu, format) && !super::forced_portable() {
+        if gpu.is_software() && token_lanes.runs_on(gpu) && !super::forced_portable() {
             token_lanes
         } else {
             PrefillShape::RowLanes {
@@ -46,14 +46,14 @@ impl PrefillShape {
         }
     }
 
-    /// Every shape `gpu` can run for `format` (tests check each).
-    pub fn available(gpu: &Gpu, format: WeightFormat) -> Vec<PrefillShape> {
+    /// Every shape `gpu` can run (tests check each).
+    pub fn available(gpu: &Gpu) -> Vec<PrefillShape> {
         let mut all = vec![
             PrefillShape::RowLanes { workgroup: 8 },
             PrefillShape::RowLanes { workgroup: 64 },
             PrefillShape::TokenLanes,
         ];
-        all.retain(|shape| shape.runs_on(gpu, format));
+        all.retain(|shape| shape.runs_on(gpu));
         all
     }
 
@@ -73,36 +73,38 @@ impl PrefillShape {
         }
     }
 
-    fn runs_on(self, gpu: &Gpu, format: WeightFormat) -> bool {
+    /// The most tokens a step of this shape may give a matrix of `format` with `cols`
+    /// columns, as far as its staged input goes. A prefill that reads x through the uniform
+    /// binding (row lanes on a CPU-type adapter, where a storage read of x would cost
+    /// several times more) holds what that binding holds, rounded down to whole token groups
+    /// (steps of 28 tokens would leave the last group of each step half idle); the others
+    /// are not limited by x (`u32::MAX`): token lanes read a texture copy of it, and row
+    /// lanes on a GPU a storage binding where a step outgrows the uniform one.
+    pub fn max_step_tokens(self, gpu: &Gpu, format: WeightFormat, cols: u32) -> u32 {
+        if self == PrefillShape::TokenLanes || !gpu.is_software() {
+            return u32::MAX;
+        }
+        let rows = StagedLayout::max_rows(gpu, format, cols);
+        let group = self.token_group();
+        if rows >= group {
+            rows / group * group
+        } else {
+            rows.max(1)
+        }
+    }
+
+    fn runs_on(self, gpu: &Gpu) -> bool {
         match self {
             PrefillShape::RowLanes { .. } => true,
-            PrefillShape::TokenLanes => {
-                matches!(format, WeightFormat::Q4_0 | WeightFormat::Q4_1)
-                    && super::has_lanes_of_8(gpu)
-            }
+            PrefillShape::TokenLanes => super::has_lanes_of_8(gpu),
         }
     }
 }
 
 /// The most tokens a prefill step may give a matrix of `format` with `cols` columns, as far
-/// as its staged input goes. A prefill that reads x through the uniform binding (row lanes on
-/// a CPU-type adapter, where a storage read of x would cost several times more) holds what
-/// that binding holds, rounded down to whole token groups (steps of 28 tokens would leave the
-/// last group of each step half idle); the others are not limited by x (`u32::MAX`): token
-/// lanes read a texture copy of it, and row lanes on a GPU a storage binding where a step
-/// outgrows the uniform one.
+/// as its staged input goes, with the adapter's prefill shape ([`PrefillShape::max_step_tokens`]).
 pub fn max_step_tokens(gpu: &Gpu, format: WeightFormat, cols: u32) -> u32 {
-    let shape = PrefillShape::for_gpu(gpu, format);
-    if shape == PrefillShape::TokenLanes || !gpu.is_software() {
-        return u32::MAX;
-    }
-    let rows = StagedLayout::max_rows(gpu, format, cols);
-    let group = shape.token_group();
-    if rows >= group {
-        rows / group * group
-    } else {
-        rows.max(1)
-    }
+    PrefillShape::for_gpu(gpu).max_step_tokens(gpu, format, cols)
 }
 
 /// Tokens per invocation of `prefill`: each unit of W fetched and unpacked serves them all.
@@ -268,7 +270,7 @@ impl MatMul {
             io,
             DecodeVariant::DEFAULT,
             XReader::for_gpu(gpu),
-            PrefillShape::for_gpu(gpu, io.w.format),
+            PrefillShape::for_gpu(gpu),
         )
     }
 
@@ -282,7 +284,7 @@ impl MatMul {
     ) -> Result<MatMul> {
         let w = io.w;
         let reader = XReader::for_gpu(gpu);
-        let prefill = PrefillShape::for_gpu(gpu, w.format);
+        let prefill = PrefillShape::for_gpu(gpu);
         let key = format!(
             "matmul decode {} {}x{} {reader:?}",
             w.format.name(),
@@ -386,13 +388,10 @@ impl MatMul {
             let preamble = preamble(w, &uniform_layout, reader, workgroup, rows, 1, false);
             (gpu.pipeline(&source, &preamble, "decode")?, uniform_x)
         };
-        if !prefill.runs_on(gpu, w.format) {
+        if !prefill.runs_on(gpu) {
             return Err(Error::usage(format!(
-                "matmul: {prefill:?} needs a 4-bit format and subgroups of at least 8 lanes \
-                 (here {}, subgroups {}..{})",
-                w.format.name(),
-                gpu.info.subgroup_min_size,
-                gpu.info.subgroup_max_size
+                "matmul: {prefill:?} needs subgroups of at least 8 lanes (this adapter: {}..{})",
+                gpu.info.subgroup_min_size, gpu.info.subgroup_max_size
             )));
         }
         let (prefill_pipeline, x_copy) = match prefill {

@@ -190,7 +190,7 @@ fn case(format: WeightFormat, n: usize, k: usize, tokens: usize) -> Case {
         accumulate: false,
         shard_texels: None,
         variant: DecodeVariant::DEFAULT,
-        prefill: PrefillShape::for_gpu(common::gpu(), format),
+        prefill: PrefillShape::for_gpu(common::gpu()),
         spare_rows: 2,
     }
 }
@@ -227,7 +227,7 @@ fn prefill_blocks_of_tokens_in_every_format() {
         // Every prefill shape the adapter runs for the format (the other adapter type's
         // workgroup among them), over partial runs of rows and tokens and several steps'
         // worth of tokens.
-        for prefill in PrefillShape::available(common::gpu(), format) {
+        for prefill in PrefillShape::available(common::gpu()) {
             for (n, tokens) in [(67, 7), (67, 17), (40, 33)] {
                 check(Case {
                     prefill,
@@ -462,7 +462,7 @@ fn staged_inputs_beyond_a_uniform_binding() {
             spare_rows: fit + 7,
             ..case(format, 67, 1536, 1)
         });
-        for prefill in PrefillShape::available(gpu, format) {
+        for prefill in PrefillShape::available(gpu) {
             check(Case {
                 prefill,
                 ..case(format, 67, 1536, fit + 13)
@@ -476,26 +476,32 @@ fn prefill_steps_fit_the_staged_input_in_whole_token_groups() {
     let gpu = common::gpu();
     for format in WeightFormat::ALL {
         for cols in [64, 576, 1536, 4096] {
-            let step = matmul::max_step_tokens(gpu, format, cols);
-            let capacity = StagedLayout::max_rows(gpu, format, cols);
-            let shape = PrefillShape::for_gpu(gpu, format);
-            let group = shape.token_group();
-            let what = format!(
-                "{} cols={cols}: step {step}, capacity {capacity}, group {group}",
-                format.name()
+            let default = PrefillShape::for_gpu(gpu);
+            assert_eq!(
+                matmul::max_step_tokens(gpu, format, cols),
+                default.max_step_tokens(gpu, format, cols)
             );
-            // Only row lanes on a CPU-type adapter read x through the uniform binding.
-            if shape == PrefillShape::TokenLanes || !gpu.is_software() {
-                assert_eq!(step, u32::MAX, "{what}");
-                continue;
-            }
-            assert!(step >= 1 && step <= capacity.max(1), "{what}");
-            if capacity >= group {
-                assert_eq!(step % group, 0, "{what}");
-                assert!(
-                    step + group > capacity,
-                    "{what}: a whole group more would fit"
+            for shape in PrefillShape::available(gpu) {
+                let step = shape.max_step_tokens(gpu, format, cols);
+                let capacity = StagedLayout::max_rows(gpu, format, cols);
+                let group = shape.token_group();
+                let what = format!(
+                    "{} cols={cols} {shape:?}: step {step}, capacity {capacity}, group {group}",
+                    format.name()
                 );
+                // Only row lanes on a CPU-type adapter read x through the uniform binding.
+                if shape == PrefillShape::TokenLanes || !gpu.is_software() {
+                    assert_eq!(step, u32::MAX, "{what}");
+                    continue;
+                }
+                assert!(step >= 1 && step <= capacity.max(1), "{what}");
+                if capacity >= group {
+                    assert_eq!(step % group, 0, "{what}");
+                    assert!(
+                        step + group > capacity,
+                        "{what}: a whole group more would fit"
+                    );
+                }
             }
         }
     }
