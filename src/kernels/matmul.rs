@@ -19,17 +19,19 @@ pub enum PrefillShape {
     /// adapter; 64 on a GPU, where 8 would fill a quarter of a 32-wide subgroup).
     RowLanes { workgroup: u32 },
     /// `prefill_token_lanes` (matmul_token_lanes.wgsl, every format): lane l of a
-    /// subgroup of 8 takes token l of 8 and every lane the same [`TOKEN_LANES_ROWS`] rows,
-    /// so each unit of weights is loaded and unpacked once for 8 tokens and each token's x
-    /// once for 16 rows. Needs subgroups of at least 8.
+    /// subgroup of 8 takes tokens l and l + 8 of 16 and every lane the same
+    /// [`TOKEN_LANES_ROWS`] rows, so each unit of weights is loaded and unpacked once for
+    /// 16 tokens and each token's x once for 8 rows. Needs subgroups of at least 8.
     TokenLanes,
 }
 
-/// Lanes (and tokens) per workgroup of `prefill_token_lanes`: one subgroup of 8.
+/// Lanes per workgroup of `prefill_token_lanes`: one subgroup of 8.
 const TOKEN_LANES: u32 = 8;
-/// Rows each invocation of `prefill_token_lanes` computes (two runs of 8 lanes, as the
-/// shader is written).
-const TOKEN_LANES_ROWS: u32 = 16;
+/// Tokens each lane of `prefill_token_lanes` takes (8 apart): each row's unit, unpacked and
+/// handed round once, serves both (three or four tokens a lane spill their accumulators).
+const TOKENS_PER_LANE: u32 = 2;
+/// Rows each invocation of `prefill_token_lanes` computes: lane l loads row l's unit.
+const TOKEN_LANES_ROWS: u32 = 8;
 
 impl PrefillShape {
     /// The shape for `gpu`: token lanes on a CPU-type adapter where the subgroups allow them
@@ -61,7 +63,7 @@ impl PrefillShape {
     pub fn token_group(self) -> u32 {
         match self {
             PrefillShape::RowLanes { .. } => PREFILL_TOKENS,
-            PrefillShape::TokenLanes => TOKEN_LANES,
+            PrefillShape::TokenLanes => TOKENS_PER_LANE * TOKEN_LANES,
         }
     }
 
