@@ -208,6 +208,8 @@ fn generation_reaching_the_context_stops_cleanly() {
             path(&dir),
             "-c",
             "8",
+            "--ubatch",
+            "2",
             "-n",
             "100",
             "--temp",
@@ -216,7 +218,12 @@ fn generation_reaching_the_context_stops_cleanly() {
         ],
         &[],
     );
-    let stderr = expect(&out, 0, &["stop: context full"]);
+    // The step size taken is printed (a 3-token prompt in steps of 2).
+    let stderr = expect(
+        &out,
+        0,
+        &["stop: context full", "prefill steps of up to 2 tokens"],
+    );
     assert!(stderr.contains("generated 6 tokens"), "{stderr}");
 }
 

@@ -129,12 +129,13 @@ impl Model {
         if verbose {
             let m = transformer.memory();
             eprintln!(
-                "GPU memory: weights {:.1} MB ({}), KV cache {:.1} MB ({} positions), activations {:.1} MB",
+                "GPU memory: weights {:.1} MB ({}), KV cache {:.1} MB ({} positions), activations {:.1} MB (prefill steps of up to {} tokens)",
                 m.weights as f64 / 1e6,
                 transformer.weight_formats(),
                 m.kv_cache as f64 / 1e6,
                 ctx,
-                m.activations as f64 / 1e6
+                m.activations as f64 / 1e6,
+                transformer.options.max_batch
             );
         }
         Ok(Model {
