@@ -75,14 +75,21 @@ fn fits_uniform(gpu: &Gpu, buffer: &wgpu::Buffer) -> bool {
 
 /// `staged[r] = rmsnorm(x[first_row + r]) * weight` for rows of `layout.cols` floats.
 pub struct RmsNorm {
-    /// The kernel reading x through a binding, with the rows of x that binding reaches
-    /// (storage: all; uniform: those that fit; none with the texture input).
-    bound_x: Option<(Bound, u32)>,
-    /// The kernel reading the texel copy of x, and the copy: wherever `bound_x` does not
-    /// reach every row of x.
-    texture_x: Option<(Bound, TexelCopy)>,
+    /// The reader of x the input asks for: storage (every row), uniform (the rows one
+    /// binding holds) or texture (every row, through a copy).
+    first: Reader,
+    /// The texture reader, for calls reaching past the rows `first` reaches.
+    past_first: Option<Reader>,
     cols: u32,
     eps: f32,
+}
+
+/// The kernel bound to one reader of x, the rows of x it reaches, and for the texture
+/// reader the copy of x to record before each dispatch.
+struct Reader {
+    bound: Bound,
+    reach: u32,
+    copy: Option<TexelCopy>,
 }
 
 impl RmsNorm {
@@ -133,40 +140,8 @@ impl RmsNorm {
                 writer,
             )
         };
-        let bound_x = match input {
-            NormInput::Storage => {
-                let reader = shader!("norm_input_storage").wgsl;
-                Some((bind(arena, reader, x.as_entire_binding())?, x_rows))
-            }
-            NormInput::Uniform => {
-                // As many whole rows as a uniform binding holds, in whole vec4s.
-                let limit = gpu.limits.max_uniform_buffer_binding_size.min(x.size());
-                let rows = (limit / row_bytes) as u32;
-                let bytes = (u64::from(rows) * row_bytes).next_multiple_of(16);
-                match std::num::NonZeroU64::new(bytes) {
-                    Some(size) => {
-                        let reader = format!(
-                            "const X_TEXELS: u32 = {}u;\n{}{}",
-                            bytes / 16,
-                            shader!("norm_x_uniform").wgsl,
-                            weight_reader()
-                        );
-                        let binding = wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-                            buffer: x,
-                            offset: 0,
-                            size: Some(size),
-                        });
-                        Some((bind(arena, &reader, binding)?, rows))
-                    }
-                    None => None,
-                }
-            }
-            NormInput::Texture => None,
-        };
-        // Rows past what the binding reaches (all of them for the texture input) read the
-        // texel copy.
-        let reach = bound_x.as_ref().map_or(0, |(_, rows)| *rows);
-        let texture_x = if reach < x_rows {
+        // Every row of x, through a texel copy made before each dispatch.
+        let texture_reader = |arena: &mut ParamArena| -> Result<Reader> {
             let copy = gpu.texel_copy("residual texels", x, TexelTexture::width(gpu))?;
             let reader = format!(
                 "{}{}{}",
@@ -174,14 +149,59 @@ impl RmsNorm {
                 shader!("norm_x_texture").wgsl,
                 weight_reader()
             );
-            let bound = bind(arena, &reader, copy.binding())?;
-            Some((bound, copy))
+            let inputs = [(1, copy.binding()), (2, weight.as_entire_binding())];
+            let bound = Self::bind(gpu, arena, &reader, inputs, staged, layout, writer)?;
+            Ok(Reader {
+                bound,
+                reach: x_rows,
+                copy: Some(copy),
+            })
+        };
+        // As many whole rows as a uniform binding holds, in whole vec4s.
+        let uniform_rows = {
+            let limit = gpu.limits.max_uniform_buffer_binding_size.min(x.size());
+            (limit / row_bytes) as u32
+        };
+        let first = match input {
+            NormInput::Storage => Reader {
+                bound: bind(
+                    arena,
+                    shader!("norm_input_storage").wgsl,
+                    x.as_entire_binding(),
+                )?,
+                reach: x_rows,
+                copy: None,
+            },
+            NormInput::Uniform if uniform_rows > 0 => {
+                let bytes = (u64::from(uniform_rows) * row_bytes).next_multiple_of(16);
+                let reader = format!(
+                    "const X_TEXELS: u32 = {}u;\n{}{}",
+                    bytes / 16,
+                    shader!("norm_x_uniform").wgsl,
+                    weight_reader()
+                );
+                let binding = wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                    buffer: x,
+                    offset: 0,
+                    size: std::num::NonZeroU64::new(bytes),
+                });
+                Reader {
+                    bound: bind(arena, &reader, binding)?,
+                    reach: uniform_rows,
+                    copy: None,
+                }
+            }
+            // (A row too long for a uniform binding: the copy serves every call.)
+            NormInput::Uniform | NormInput::Texture => texture_reader(arena)?,
+        };
+        let past_first = if first.reach < x_rows {
+            Some(texture_reader(arena)?)
         } else {
             None
         };
         Ok(RmsNorm {
-            bound_x,
-            texture_x,
+            first,
+            past_first,
             cols: layout.cols,
             eps,
         })
@@ -224,23 +244,19 @@ impl RmsNorm {
     /// Normalises `rows` rows of x starting at `first_row` into staged rows 0..rows.
     pub fn encode(&self, rec: &mut Recorder<'_>, rows: u32, first_row: u32) {
         let end = first_row + rows;
-        // The binding where it reaches the call's rows, else the copy. (The constructor
-        // gives the copy wherever the binding does not reach all of x.)
-        let bound = match (&self.bound_x, &self.texture_x) {
-            (Some((bound, reach)), _) if end <= *reach => bound,
-            (_, Some((bound, copy))) => {
-                copy.record(rec, (u64::from(end) * u64::from(self.cols)).div_ceil(4));
-                bound
-            }
-            (Some((bound, _)), None) => bound,
-            (None, None) => unreachable!("rmsnorm without a reader of x"),
+        let reader = match &self.past_first {
+            Some(past) if end > self.first.reach => past,
+            _ => &self.first,
         };
+        if let Some(copy) = &reader.copy {
+            copy.record(rec, (u64::from(end) * u64::from(self.cols)).div_ceil(4));
+        }
         let params = Params {
             rows,
             cols: self.cols,
             first_row,
             eps: self.eps,
         };
-        rec.dispatch(bound, &params, grid(rec.gpu, rows));
+        rec.dispatch(&reader.bound, &params, grid(rec.gpu, rows));
     }
 }
