@@ -11,11 +11,11 @@
 // run of 8 (neighbours in memory, formats.wgsl), as far as the format's unit_words goes
 // (f16 unpacks its halves there, before they are handed round); subgroupBroadcast hands it
 // round, and block_of's work on it (the 4-bit formats split their nibbles) serves both
-// tokens. Two tokens a lane cost ~12% less than one with 16 rows (the same accumulators);
-// three or four spill theirs. subgroupBroadcast takes a constant lane, hence the rows
-// written out.
+// tokens. Two tokens a lane (TOKENS_PER_LANE) cost 11-20% less, by format, than one with 16
+// rows (the same accumulators); three or four spill theirs. subgroupBroadcast takes a
+// constant lane, hence the rows written out.
 
-const_assert TOKEN_LANES_ROWS == 8u;
+const_assert TOKEN_LANES_ROWS == 8u && TOKENS_PER_LANE == 2u;
 
 // A row's unit (as handed round from the lane that loaded it) against this lane's two
 // tokens' x.
@@ -46,7 +46,7 @@ fn eight_rows(u: array<vec4<u32>, 2>, scale: u32, x0: XBlock, x1: XBlock) -> arr
 @compute @workgroup_size(WG)
 fn prefill_token_lanes(@builtin(workgroup_id) wid: vec3<u32>,
                        @builtin(subgroup_invocation_id) lane: u32) {
-    let token0 = wid.y * 2u * WG + lane;
+    let token0 = wid.y * TOKENS_PER_LANE * WG + lane;
     let token1 = token0 + WG;
     let first = wid.x * TOKEN_LANES_ROWS;
     // Lane l loads row first + l; rows past the end repeat the last one, tokens past the end

@@ -1,6 +1,8 @@
 //! Owner of `shaders/matmul_{f32,f16,q8_0,q4_0,q4_1}.wgsl`: Y (+)= W X for the tokens of a
 //! step, W a weight matrix in any format, X staged (see staging.rs). One token (decode)
-//! takes the `decode` entry point, a block of tokens (prefill) the `prefill` one.
+//! takes the `decode` entry point (or `decode_split`, matmul_split.wgsl), a block of tokens
+//! (prefill) the `prefill` one or, on CPU-type adapters, `prefill_token_lanes`
+//! (matmul_token_lanes.wgsl).
 
 use super::matrix::{GpuMatrix, WeightFormat};
 use super::staging::StagedLayout;
@@ -8,6 +10,7 @@ use super::tuning::{DecodeVariant, Tuner};
 use crate::error::{Error, Result};
 use crate::gpu::{
     kernel::grid, Bound, Gpu, ParamArena, Recorder, ShaderSource, StorageBuffer, TexelCopy,
+    TexelTexture,
 };
 use crate::shader;
 
@@ -35,8 +38,8 @@ const TOKEN_LANES_ROWS: u32 = 8;
 
 impl PrefillShape {
     /// The shape for `gpu`: token lanes on a CPU-type adapter where the subgroups allow them
-    /// (a half to a quarter of row lanes' time there, by format: see the README), row lanes
-    /// otherwise.
+    /// (a third to two thirds of row lanes' time there, by format: see the README), row
+    /// lanes otherwise.
     pub fn for_gpu(gpu: &Gpu) -> PrefillShape {
         let token_lanes = PrefillShape::TokenLanes;
         if gpu.is_software() && token_lanes.runs_on(gpu) && !super::forced_portable() {
@@ -399,8 +402,15 @@ impl MatMul {
         let (prefill_pipeline, x_copy) = match prefill {
             // Each lane reads its own token's x: from the texture copy.
             PrefillShape::TokenLanes => {
-                let preamble = preamble(w, &layout, XReader::Texture, TOKEN_LANES, 1, 1, true);
-                let copy = gpu.texel_copy("staged x texels", &x.buffer, w.texture_width)?;
+                // The copy of x takes the widest texture, whatever the matrix's width, so
+                // that a step of any size fits it (a 64-texel-wide copy of x for a 1536-wide
+                // f32 matrix held at most ~2700 tokens on lavapipe).
+                let x_width = TexelTexture::width(gpu);
+                let preamble = format!(
+                    "const X_TEXTURE_WIDTH: u32 = {x_width}u;\nconst TOKENS_PER_LANE: u32 = {TOKENS_PER_LANE}u;\n{}",
+                    preamble(w, &layout, XReader::Texture, TOKEN_LANES, 1, 1, true)
+                );
+                let copy = gpu.texel_copy("staged x texels", &x.buffer, x_width)?;
                 (
                     gpu.pipeline(&source, &preamble, "prefill_token_lanes")?,
                     Some(copy),

@@ -4,7 +4,7 @@
 use crate::common::{self, assert_close, random_vec, reference};
 use rand::Rng;
 use shaderlm::gpu::{ParamArena, StorageBuffer};
-use shaderlm::kernels::matmul::{self, MatMul, MatMulIo, PrefillShape, XReader};
+use shaderlm::kernels::matmul::{MatMul, MatMulIo, PrefillShape, XReader};
 use shaderlm::kernels::stage::Stage;
 use shaderlm::kernels::{
     run, DecodeVariant, GpuMatrix, PackedMatrix, StageWriter, StagedLayout, WeightFormat,
@@ -217,6 +217,13 @@ fn quantized_formats_at_every_size_pair() {
     }
 }
 
+/// `case` with every prefill shape the adapter runs, not only its own.
+fn check_every_prefill_shape(case: Case) {
+    for prefill in PrefillShape::available(common::gpu()) {
+        check(Case { prefill, ..case });
+    }
+}
+
 #[test]
 fn prefill_blocks_of_tokens_in_every_format() {
     for format in WeightFormat::ALL {
@@ -224,16 +231,11 @@ fn prefill_blocks_of_tokens_in_every_format() {
             check(case(format, 67, 64, tokens));
         }
         check(case(format, 576, 576, 5));
-        // Every prefill shape the adapter runs for the format (the other adapter type's
-        // workgroup among them), over partial runs of rows and tokens and several steps'
-        // worth of tokens.
-        for prefill in PrefillShape::available(common::gpu()) {
-            for (n, tokens) in [(67, 7), (67, 17), (40, 33)] {
-                check(Case {
-                    prefill,
-                    ..case(format, n, 64, tokens)
-                });
-            }
+        // Every prefill shape the adapter runs (the other adapter type's workgroup among
+        // them), over partial runs of rows and tokens (token lanes: a lane's second token
+        // past the end at 13 and 29 tokens, its first too at 7) and several groups of tokens.
+        for (n, tokens) in [(67, 7), (67, 13), (67, 17), (67, 29), (40, 33)] {
+            check_every_prefill_shape(case(format, n, 64, tokens));
         }
     }
 }
@@ -256,6 +258,12 @@ fn bias_and_fused_residual_add() {
             accumulate: true,
             ..case(format, 1536, 64, tokens)
         });
+        // Every prefill shape with both, not only the adapter's own.
+        check_every_prefill_shape(Case {
+            bias: true,
+            accumulate: true,
+            ..case(format, 67, 64, 13)
+        });
     }
 }
 
@@ -276,11 +284,21 @@ fn matrices_split_into_shards() {
             accumulate: true,
             ..case(format, 1000, 64, 1)
         });
-        check(Case {
+        check_every_prefill_shape(Case {
             shard_texels: Some(300),
-            ..case(format, 999, 64, 3)
+            bias: true,
+            accumulate: true,
+            ..case(format, 999, 64, 13)
         });
     }
+}
+
+/// A step of thousands of tokens (`--ubatch 4096`): the token-lanes prefill's copy of x takes
+/// the widest texture whatever the matrix's width (at this matrix's 64 texels, 2800 staged f32
+/// rows of 1536 would need a texture 16800 rows tall).
+#[test]
+fn prefill_step_of_thousands_of_tokens() {
+    check(case(WeightFormat::F32, 8, 1536, 2800));
 }
 
 /// 60,000 x 576 f32 weights are 138 MB: more than one 128 MiB storage binding, which is why
@@ -476,11 +494,6 @@ fn prefill_steps_fit_the_staged_input_in_whole_token_groups() {
     let gpu = common::gpu();
     for format in WeightFormat::ALL {
         for cols in [64, 576, 1536, 4096] {
-            let default = PrefillShape::for_gpu(gpu);
-            assert_eq!(
-                matmul::max_step_tokens(gpu, format, cols),
-                default.max_step_tokens(gpu, format, cols)
-            );
             for shape in PrefillShape::available(gpu) {
                 let step = shape.max_step_tokens(gpu, format, cols);
                 let capacity = StagedLayout::max_rows(gpu, format, cols);
