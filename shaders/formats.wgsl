@@ -29,7 +29,12 @@
 const ROW_GROUP: u32 = 8u;
 
 fn texel_at(i: u32) -> vec2<u32> {
-    return vec2<u32>(i % TEXTURE_WIDTH, i / TEXTURE_WIDTH);
+    return texel_in(i, TEXTURE_WIDTH);
+}
+
+// Texel i of a run laid out `width` texels a row (a power of two).
+fn texel_in(i: u32, width: u32) -> vec2<u32> {
+    return vec2<u32>(i % width, i / width);
 }
 
 // Texel u of `row` in a matrix of `per_row` texels per row (rows interleaved, see above).

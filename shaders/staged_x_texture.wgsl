@@ -1,6 +1,6 @@
 // Reading the staged x of y = W x from a copy of it in a texel texture of its own width
-// X_TEXTURE_WIDTH (texel i at (i % X_TEXTURE_WIDTH, i / X_TEXTURE_WIDTH), as formats.wgsl
-// lays out weights at their width; row t's vec4 i is texel t * XV + i),
+// X_TEXTURE_WIDTH (the widest, so that a step of any size fits; formats.wgsl's texel_in;
+// row t's vec4 i is texel t * XV + i),
 // every invocation loading what it uses: the reader of the token-lanes prefill
 // (matmul_token_lanes.wgsl), whose lanes read different tokens' x. On a CPU-type adapter a
 // load at a different place per lane is a gather either way, and a texture gather costs
@@ -15,8 +15,7 @@ fn x_setup() {}
 
 // vec4 i of row t.
 fn x_vec4(t: u32, i: u32) -> vec4<u32> {
-    let texel = t * XV + i;
-    return textureLoad(x_texels, vec2<u32>(texel % X_TEXTURE_WIDTH, texel / X_TEXTURE_WIDTH));
+    return textureLoad(x_texels, texel_in(t * XV + i, X_TEXTURE_WIDTH));
 }
 
 // vec4s i and i + 1 of row t.

@@ -253,8 +253,7 @@ fn gguf_files_of_every_tensor_type() {
 /// A Q4_1 GGUF with a prompt of 70 tokens, in default steps (as stored: one step of 70,
 /// whose residual stream of 70 x 288 floats outgrows a 64 KiB uniform binding, so on a
 /// CPU-type adapter RMSNorm reads its texture copy there and the decode the binding's
-/// first rows; dequantized to f32 on such an adapter, the row-lanes prefill's cap) and in
-/// steps of 8. Dequantized to f32 at load it matches the reference to f32 rounding; run as stored
+/// first rows) and in steps of 8. Dequantized to f32 at load it matches the reference to f32 rounding; run as stored
 /// (int8 activations, the 4-bit prefill kernels) the two step sizes agree to f32 rounding,
 /// and the reference within what int8 activations cost.
 #[test]

@@ -229,7 +229,7 @@ fn preamble(
         ""
     };
     format!(
-        "const TEXTURE_WIDTH: u32 = {}u;\nconst WG: u32 = {workgroup}u;\nconst ROWS: u32 = {rows}u;\nconst LANES: u32 = {lanes}u;\nconst TOKENS: u32 = {PREFILL_TOKENS}u;\nconst TOKEN_LANES_ROWS: u32 = {TOKEN_LANES_ROWS}u;\n{}{}{int8_x}{}{}{extra}",
+        "const TEXTURE_WIDTH: u32 = {}u;\nconst WG: u32 = {workgroup}u;\nconst ROWS: u32 = {rows}u;\nconst LANES: u32 = {lanes}u;\nconst TOKENS: u32 = {PREFILL_TOKENS}u;\nconst TOKEN_LANES_ROWS: u32 = {TOKEN_LANES_ROWS}u;\nconst TOKENS_PER_LANE: u32 = {TOKENS_PER_LANE}u;\n{}{}{int8_x}{}{}{extra}",
         w.texture_width,
         layout.consumer_preamble(),
         reader.source(),
@@ -407,7 +407,7 @@ impl MatMul {
                 // f32 matrix held at most ~2700 tokens on lavapipe).
                 let x_width = TexelTexture::width(gpu);
                 let preamble = format!(
-                    "const X_TEXTURE_WIDTH: u32 = {x_width}u;\nconst TOKENS_PER_LANE: u32 = {TOKENS_PER_LANE}u;\n{}",
+                    "const X_TEXTURE_WIDTH: u32 = {x_width}u;\n{}",
                     preamble(w, &layout, XReader::Texture, TOKEN_LANES, 1, 1, true)
                 );
                 let copy = gpu.texel_copy("staged x texels", &x.buffer, x_width)?;

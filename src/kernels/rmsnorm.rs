@@ -129,7 +129,7 @@ impl RmsNorm {
                 shader!("norm_weight_uniform").wgsl
             )
         };
-        let bind = |arena: &mut ParamArena, reader: &str, x_binding| {
+        let bind = |arena: &mut ParamArena, reader: &str, x_binding: wgpu::BindingResource<'_>| {
             Self::bind(
                 gpu,
                 arena,
@@ -149,10 +149,8 @@ impl RmsNorm {
                 shader!("norm_x_texture").wgsl,
                 weight_reader()
             );
-            let inputs = [(1, copy.binding()), (2, weight.as_entire_binding())];
-            let bound = Self::bind(gpu, arena, &reader, inputs, staged, layout, writer)?;
             Ok(Reader {
-                bound,
+                bound: bind(arena, &reader, copy.binding())?,
                 reach: x_rows,
                 copy: Some(copy),
             })

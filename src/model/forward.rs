@@ -32,8 +32,8 @@ pub struct RuntimeOptions {
     /// Positions the KV cache holds per sequence.
     pub ctx: usize,
     /// Tokens one step processes at most; longer prompts go in chunks. Lowered at load to
-    /// the context, and on a CPU-type adapter to what the row-lanes prefill reads through a
-    /// uniform binding (`matmul::max_step_tokens`).
+    /// the context, and where the prefill reads x through a uniform binding (row lanes on a
+    /// CPU-type adapter without token lanes) to what it holds (`matmul::max_step_tokens`).
     pub max_batch: usize,
     /// Sequence slots in the KV cache.
     pub sequences: usize,
